@@ -1,0 +1,54 @@
+// Command kgen generates, builds, loads and traces Linux kernel modules
+// from declarative YAML specs.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := run(os.Stdout, os.Stderr, os.Args[1:]); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintf(os.Stderr, "kgen: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// exitError makes kgen exit with code without printing anything more
+// (kgen vm uses it to pass on the guest command's status).
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(stdout, stderr io.Writer, args []string) error {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	return root.Execute()
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kgen",
+		Short:         "Generate, build, load and trace Linux kernel modules from YAML specs",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// One line per command; each lives in its own file.
+	root.AddCommand(
+	// commands are registered here
+	)
+	return root
+}
