@@ -48,7 +48,14 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	// One line per command; each lives in its own file.
 	root.AddCommand(
-	// commands are registered here
+		newBuildCmd(stdout, stderr),
+		newGenerateCmd(stdout, stderr),
+		newLoadCmd(stdout, stderr),
+		newUnloadCmd(stdout, stderr),
+		newTraceCmd(stdout, stderr),
+		newVMCmd(stdout, stderr),
+		newSchemaCmd(stdout, stderr),
+		newVersionCmd(stdout, stderr),
 	)
 	return root
 }

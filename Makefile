@@ -1,0 +1,55 @@
+# kgen: the two entry points for a fresh Debian machine (as root) are
+#   make demo   build examples/kretprobe.yaml and run it in a VM on Debian 6.1
+#   make test   everything CI runs: unit, golden, CLI, fuzz, compile and VM tests
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+export KGEN_KERNELS ?= $(HOME)/.cache/kgen/kernels
+export CGO_ENABLED := 0
+
+GO ?= go
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN := bin/kgen
+KERNELS := debian-5.10 debian-6.1 debian-6.12
+FUZZTIME ?= 10s
+
+.PHONY: all build deps kernels demo test unit lint fuzz vmtest bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kgen
+
+deps:
+	scripts/install-deps.sh
+	@command -v $(GO) >/dev/null || { echo "error: Go >= 1.26 is needed (/usr/local/go/bin/go); see https://go.dev/doc/install" >&2; exit 1; }
+
+kernels: deps
+	scripts/fetch-kernels.sh $(KERNELS)
+
+demo: deps build
+	scripts/fetch-kernels.sh debian-6.1
+	scripts/demo.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+	$(GO) vet ./...
+
+# The fuzzers, briefly (longer: make fuzz FUZZTIME=5m).
+fuzz:
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(FUZZTIME)
+
+# Everything, with the kernel suites required: a missing kernel or qemu
+# fails the run instead of skipping.
+test: kernels lint
+	KGEN_REQUIRE_KERNELS=1 KGEN_REQUIRE_VM=1 $(GO) test -timeout 60m -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+bench: kernels build
+	$(GO) run ./bench -kernels $(KGEN_KERNELS) -kgen $(BIN)
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,359 @@
+// Package e2e holds kgen's end-to-end tests: every example compiled against
+// every Debian kernel, and real load/trace/unload runs in a VM per kernel.
+// Nothing about the kernel is mocked: the assertions read what the guest
+// kernel printed.
+//
+// Kernels come from scripts/fetch-kernels.sh ($KGEN_KERNELS, default
+// ~/.cache/kgen/kernels). Without them the tests skip, unless
+// KGEN_REQUIRE_KERNELS=1 / KGEN_REQUIRE_VM=1 (as make test sets) turn a
+// missing kernel or qemu into a failure.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12"}
+
+var kgenBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kgen-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	kgenBin = filepath.Join(dir, "kgen")
+	cmd := exec.Command("go", "build", "-o", kgenBin, "../cmd/kgen")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type kernel struct {
+	Name, Dir, KDIR, Vmlinux, Release string
+}
+
+func kernelsDir() string {
+	if d := os.Getenv("KGEN_KERNELS"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "kgen", "kernels")
+}
+
+// need returns the kernel, or skips (fails when env requires it).
+func need(t *testing.T, name, requireEnv string) kernel {
+	t.Helper()
+	d := filepath.Join(kernelsDir(), name)
+	k := kernel{Name: name, Dir: d, KDIR: filepath.Join(d, "kdir"), Vmlinux: filepath.Join(d, "vmlinux")}
+	rel, err := os.ReadFile(filepath.Join(d, "release"))
+	if err == nil {
+		_, err = os.Stat(k.Vmlinux)
+	}
+	if err != nil {
+		msg := "kernel " + name + " not fetched (run scripts/fetch-kernels.sh): " + err.Error()
+		if os.Getenv(requireEnv) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	k.Release = strings.TrimSpace(string(rel))
+	return k
+}
+
+func kgen(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(kgenBin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func specsToCompile(t *testing.T) []string {
+	var files []string
+	for _, g := range []string{"../examples/*.yaml", "../generator/testdata/specs/*.yaml", "testdata/*.yaml"} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found only %v", files)
+	}
+	return files
+}
+
+var vermagicRE = regexp.MustCompile(`vermagic=(\S+)`)
+
+// TestCompile builds every spec with kgen build for every kernel, and the
+// generated tree once more with its standalone Makefile and W=1, which
+// must print no warning.
+func TestCompile(t *testing.T) {
+	for _, name := range kernelNames {
+		t.Run(name, func(t *testing.T) {
+			k := need(t, name, "KGEN_REQUIRE_KERNELS")
+			cache := t.TempDir()
+			for _, spec := range specsToCompile(t) {
+				base := strings.TrimSuffix(filepath.Base(spec), ".yaml")
+				t.Run(base, func(t *testing.T) {
+					out := t.TempDir()
+					o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache)
+					if err != nil {
+						t.Fatalf("kgen build: %v\n%s", err, o)
+					}
+					kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+					if len(kos) != 1 {
+						t.Fatalf("kgen build wrote %v, want one .ko", kos)
+					}
+					b, err := os.ReadFile(kos[0])
+					if err != nil {
+						t.Fatal(err)
+					}
+					m := vermagicRE.FindSubmatch(b)
+					if m == nil || string(m[1]) != k.Release {
+						t.Fatalf("vermagic of %s = %q, want release %s", kos[0], m, k.Release)
+					}
+
+					// Standalone: kgen generate + make W=1, no kgen involved.
+					src := t.TempDir()
+					if o, err := kgen(t, "generate", spec, "-o", src); err != nil {
+						t.Fatalf("kgen generate: %v\n%s", err, o)
+					}
+					cmd := exec.Command("make", "-C", src, "KDIR="+k.KDIR, "W=1")
+					mo, err := cmd.CombinedOutput()
+					if err != nil {
+						t.Fatalf("make W=1: %v\n%s", err, mo)
+					}
+					for _, l := range strings.Split(string(mo), "\n") {
+						if strings.Contains(l, "warning:") {
+							t.Errorf("make W=1 warns: %s", l)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// sections splits guest output into "=== name" blocks.
+func sections(out string) map[string]string {
+	s := map[string]string{}
+	cur := ""
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if strings.HasPrefix(l, "=== ") {
+			cur = strings.TrimPrefix(l, "=== ")
+			s[cur] = ""
+			continue
+		}
+		if cur != "" {
+			s[cur] += l + "\n"
+		}
+	}
+	return s
+}
+
+// event is kgen trace --json's line, loosely: the test reads the fields it
+// asserts on and ignores the rest.
+type event struct {
+	Event  string         `json:"event"`
+	Pid    int            `json:"pid"`
+	Task   string         `json:"task"`
+	Fields map[string]any `json:"fields"`
+}
+
+func events(t *testing.T, s string) []event {
+	t.Helper()
+	var evs []event
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var e event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("kgen trace --json line %q: %v", l, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func num(e event, key string) int64 {
+	switch v := e.Fields[key].(type) {
+	case float64:
+		return int64(v)
+	case string:
+		n, _ := strconv.ParseInt(v, 0, 64)
+		return n
+	}
+	return -1 << 62
+}
+
+func str(e event, key string) string {
+	v, _ := e.Fields[key].(string)
+	return v
+}
+
+// TestVM boots every kernel once and runs guest.sh's scenarios in it.
+func TestVM(t *testing.T) {
+	for _, name := range kernelNames {
+		t.Run(name, func(t *testing.T) {
+			k := need(t, name, "KGEN_REQUIRE_VM")
+			if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+				if os.Getenv("KGEN_REQUIRE_VM") == "1" {
+					t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+				}
+				t.Skip("qemu-system-x86_64 not found")
+			}
+			out := t.TempDir()
+			args := []string{"vm", "--kernel", k.Vmlinux, "--smp", "2", "--timeout", "4m",
+				"--add", "testdata/guest.sh:/root/guest.sh"}
+			for _, spec := range []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"} {
+				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {
+					t.Fatalf("kgen build %s: %v\n%s", spec, err, o)
+				}
+			}
+			kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+			for _, ko := range kos {
+				args = append(args, "--add", ko+":/root/"+filepath.Base(ko))
+			}
+			args = append(args, "--", "sh /root/guest.sh")
+			o, err := kgen(t, args...)
+			if err != nil {
+				t.Fatalf("kgen vm: %v\n%s", err, o)
+			}
+			s := sections(o)
+			if _, ok := s["end"]; !ok {
+				t.Fatalf("guest script did not finish:\n%s", o)
+			}
+			checkGuest(t, s)
+			if t.Failed() {
+				t.Logf("guest output:\n%s", o)
+			}
+		})
+	}
+}
+
+func checkGuest(t *testing.T, s map[string]string) {
+	if m := strings.TrimSpace(s["mounts-before"]); m != "" {
+		t.Errorf("guest has debugfs/tracefs mounted before kgen load: %s", m)
+	}
+	for _, sec := range []string{"lat-load", "lat-unload", "comm-load", "pid-load", "nmissed-load", "nmissed-unload"} {
+		if !strings.Contains(s[sec], "rc=0") {
+			t.Errorf("%s failed:\n%s", sec, s[sec])
+		}
+	}
+
+	// 1. Correct fields: ret equals what dd read, count what it asked.
+	lat := events(t, s["lat-events"])
+	big := 0
+	for _, e := range lat {
+		if str(e, "comm") == "dd" && num(e, "count") == 100 {
+			t.Errorf("when filter let through a 100-byte read: %+v", e)
+		}
+		if str(e, "comm") == "dd" && num(e, "count") == 8192 {
+			big++
+			if num(e, "ret") != 8192 {
+				t.Errorf("ret = %d, want 8192 (the bytes dd read): %+v", num(e, "ret"), e)
+			}
+			if num(e, "latency") <= 0 {
+				t.Errorf("latency = %d, want > 0: %+v", num(e, "latency"), e)
+			}
+		}
+	}
+	if big < 3 {
+		t.Errorf("saw %d events of dd's 3 8 KiB reads, want >= 3 (events: %d)", big, len(lat))
+	}
+	if !strings.Contains(s["lat-hist"], "|@") {
+		t.Errorf("histogram has no bars:\n%s", s["lat-hist"])
+	}
+	if !regexp.MustCompile(`(?i)lost\D*0\b`).MatchString(s["lat-summary"]) {
+		t.Errorf("trace summary does not report 0 lost events:\n%s", s["lat-summary"])
+	}
+
+	// 2. comm filter.
+	comm := events(t, s["comm-events"])
+	n512 := 0
+	for _, e := range comm {
+		if str(e, "comm") != "dd" {
+			t.Errorf("comm filter dd let through %q", str(e, "comm"))
+		}
+		if num(e, "count") == 512 {
+			n512++
+		}
+	}
+	if n512 < 2 {
+		t.Errorf("comm filter: %d events of dd's 512-byte reads, want >= 2", n512)
+	}
+
+	// 3. pid filter.
+	m := regexp.MustCompile(`target=(\d+)`).FindStringSubmatch(s["pid-load"])
+	if m == nil {
+		t.Fatalf("no target pid:\n%s", s["pid-load"])
+	}
+	target, _ := strconv.Atoi(m[1])
+	pidEv := events(t, s["pid-events"])
+	n64 := 0
+	for _, e := range pidEv {
+		if num(e, "pid") != int64(target) {
+			t.Errorf("pid filter %d let through pid %d (%q)", target, num(e, "pid"), str(e, "comm"))
+		}
+		if num(e, "count") == 64 {
+			n64++
+		}
+	}
+	if n64 < 2 {
+		t.Errorf("pid filter: %d events of the target's 64-byte reads, want >= 2", n64)
+	}
+
+	// 4. nmissed with maxactive 1 and two sleepers.
+	mm := regexp.MustCompile(`do_nanosleep nmissed (\d+)`).FindStringSubmatch(s["nmissed-stats"])
+	if mm == nil || mm[1] == "0" {
+		t.Errorf("nmissed not > 0 with maxactive 1 and two sleepers:\n%s", s["nmissed-stats"])
+	}
+	if !strings.Contains(s["nmissed-unload"], "nmissed") {
+		t.Errorf("kgen unload printed no counters:\n%s", s["nmissed-unload"])
+	}
+
+	// 5. Rollback of a failed load.
+	if strings.Contains(s["rollback"], "rc=0") {
+		t.Errorf("loading a module on a missing symbol succeeded:\n%s", s["rollback"])
+	}
+	if strings.TrimSpace(s["rollback-mounts"]) != "" || strings.Contains(s["rollback-modules"], "nosuchfn") {
+		t.Errorf("failed load left state behind: mounts %q modules %q", s["rollback-mounts"], s["rollback-modules"])
+	}
+
+	// 6. Nothing left behind; a clean kernel log.
+	if m := strings.TrimSpace(s["mounts-after"]); m != "" {
+		t.Errorf("mounts left after unload: %s", m)
+	}
+	for _, mod := range []string{"vfs_read_lat", "reads", "nanosleep", "nosuchfn"} {
+		if regexp.MustCompile(`(?m)^` + mod + ` `).MatchString(s["modules-after"]) {
+			t.Errorf("module %s still loaded", mod)
+		}
+	}
+	if k := strings.TrimSpace(s["kprobes-after"]); k != "" {
+		t.Errorf("kprobes left registered:\n%s", k)
+	}
+	if strings.Contains(s["instances-after"], "kgen_") {
+		t.Errorf("tracefs instances left: %s", s["instances-after"])
+	}
+	for _, bad := range []string{"BUG:", "WARNING:", "Oops", "general protection"} {
+		if strings.Contains(s["dmesg"], bad) {
+			t.Errorf("dmesg has %q:\n%s", bad, s["dmesg"])
+		}
+	}
+}

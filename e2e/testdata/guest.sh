@@ -1,0 +1,82 @@
+# Runs inside the kgen VM (busybox sh, as root, in /root). Prints raw
+# kernel-side facts in "=== section" blocks; e2e_test.go asserts on them.
+set -u
+sec() { echo "=== $1"; }
+
+sec mounts-before
+grep -E ' (debugfs|tracefs) ' /proc/mounts || true
+
+# 1. The README example: fields, the "when" filter, the histogram.
+sec lat-load
+kgen load vfs_read_lat.ko; echo "rc=$?"
+kgen trace vfs_read_lat --json --duration 4s >/tmp/lat.json 2>/tmp/lat.err &
+sleep 1
+dd if=/dev/zero of=/dev/null bs=8192 count=3 2>/dev/null
+dd if=/dev/zero of=/dev/null bs=100 count=3 2>/dev/null
+wait
+sec lat-events
+cat /tmp/lat.json
+sec lat-summary
+cat /tmp/lat.err
+sec lat-hist
+cat /sys/kernel/debug/kgen/vfs_read_lat/hist_vfs_read
+sec lat-unload
+kgen unload vfs_read_lat; echo "rc=$?"
+
+# 2. comm filter as a module parameter.
+sec comm-load
+kgen load reads.ko vfs_read_comm=dd; echo "rc=$?"
+kgen trace reads --json --duration 4s >/tmp/comm.json 2>/dev/null &
+sleep 1
+dd if=/dev/zero of=/dev/null bs=512 count=2 2>/dev/null
+head -c 700 /dev/zero >/dev/null
+wait
+sec comm-events
+cat /tmp/comm.json
+kgen unload reads >/dev/null; echo "rc=$?"
+
+# 3. pid filter: only the process whose pid is passed is traced.
+sh -c 'sleep 2; exec dd if=/dev/zero of=/dev/null bs=64 count=2 2>/dev/null' &
+target=$!
+sec pid-load
+echo "target=$target"
+kgen load reads.ko vfs_read_pid=$target; echo "rc=$?"
+kgen trace reads --json --duration 4s >/tmp/pid.json 2>/dev/null &
+sleep 1
+dd if=/dev/zero of=/dev/null bs=32 count=2 2>/dev/null
+wait
+sec pid-events
+cat /tmp/pid.json
+kgen unload reads >/dev/null; echo "rc=$?"
+
+# 4. maxactive 1 and two sleepers: nmissed > 0.
+sec nmissed-load
+kgen load nanosleep.ko; echo "rc=$?"
+sleep 1 & sleep 1 & wait
+sec nmissed-stats
+cat /sys/kernel/debug/kgen/nanosleep/stats
+sec nmissed-unload
+kgen unload nanosleep; echo "rc=$?"
+
+# 5. A module whose init fails: load fails and undoes everything.
+sec rollback
+kgen load nosuchfn.ko; echo "rc=$?"
+sec rollback-mounts
+grep -E ' (debugfs|tracefs) ' /proc/mounts || true
+sec rollback-modules
+cat /proc/modules
+
+# 6. Nothing left behind.
+sec mounts-after
+grep -E ' (debugfs|tracefs) ' /proc/mounts || true
+sec modules-after
+cat /proc/modules
+mount -t debugfs none /sys/kernel/debug
+sec kprobes-after
+cat /sys/kernel/debug/kprobes/list
+sec instances-after
+ls /sys/kernel/debug/tracing/instances/ 2>/dev/null || ls /sys/kernel/tracing/instances/ 2>/dev/null
+umount /sys/kernel/debug
+sec dmesg
+dmesg
+sec end

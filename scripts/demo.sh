@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# demo.sh: build examples/kretprobe.yaml for Debian's 6.1 kernel and run it
+# in a VM: load, a workload, the event stream, the histogram, unload.
+# Run through "make demo" (which installs deps, builds kgen and fetches the
+# kernel first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kernels=${KGEN_KERNELS:-$HOME/.cache/kgen/kernels}
+k=$kernels/${KGEN_DEMO_KERNEL:-debian-6.1}
+kgen=bin/kgen
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+echo "demo: kgen build examples/kretprobe.yaml --kdir $k/kdir"
+$kgen build examples/kretprobe.yaml --kdir "$k/kdir" -o "$out"
+
+echo "demo: booting $(cat "$k/release") in qemu (software emulation: ~10 s)"
+exec $kgen vm --kernel "$k/vmlinux" --add "$out/vfs_read_lat.ko:/root/vfs_read_lat.ko" --timeout 3m -- '
+set -e
+kgen load vfs_read_lat.ko
+echo "--- kgen trace vfs_read_lat (2 s) while dd reads 8 KiB blocks and fails a read"
+kgen trace vfs_read_lat --duration 2s &
+sleep 0.5
+dd if=/dev/zero of=/dev/null bs=8192 count=5 2>/dev/null
+dd if=/dev/zero of=/dev/null bs=100 count=5 2>/dev/null   # filtered out by "when"
+cat /proc/self/mem 2>/dev/null || true                      # a failing read: ret < 0
+wait
+echo "--- latency histogram (/sys/kernel/debug/kgen/vfs_read_lat/hist_vfs_read)"
+cat /sys/kernel/debug/kgen/vfs_read_lat/hist_vfs_read
+echo "--- kgen unload vfs_read_lat"
+kgen unload vfs_read_lat
+'
