@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kgen/kbuild"
+)
+
+type buildFlags struct {
+	kdir, arch, cross, out, cacheDir, cc string
+	keepSource, verbose               bool
+	jobs                              int
+	makeVars                          []string
+}
+
+func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build SPEC.yaml",
+		Short: "Generate and build a spec's kernel module (<name>.ko)",
+		Long: `build generates the spec's module and builds it with the target kernel's
+Kbuild, writing OUTDIR/<name>.ko. The kernel build dir is --kdir, else $KDIR,
+else /lib/modules/$(uname -r)/build. Builds are cached by content: building
+the same spec for the same kernel again copies the cached module.`,
+		Example: `  kgen build examples/kretprobe.yaml
+  kgen build probe.yaml --kdir ~/.cache/kgen/kernels/debian-6.1/kdir -o out
+  kgen build probe.yaml --kdir /src/linux-arm64 --arch arm64 --cross-compile aarch64-linux-gnu-
+  kgen build probe.yaml --make-var W=1 --keep-source -v`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: specFileCompletion,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, args[0], f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.kdir, "kdir", "", "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build)")
+	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64)")
+	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (e.g. aarch64-linux-gnu-)")
+	fl.StringVarP(&f.out, "output", "o", "out", "directory to write <name>.ko to")
+	fl.BoolVar(&f.keepSource, "keep-source", false, "keep the generated sources in OUTDIR/<name>-src")
+	fl.IntVarP(&f.jobs, "jobs", "j", 0, "parallel make jobs (default: number of CPUs)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show make's full output")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "build cache directory (default $XDG_CACHE_HOME/kgen or ~/.cache/kgen)")
+	fl.StringVar(&f.cc, "cc", "", "C compiler (default: the kernel's own gcc version when installed, else gcc)")
+	fl.StringArrayVar(&f.makeVars, "make-var", nil, "extra make variable VAR=value (repeatable; e.g. W=1)")
+	_ = cmd.MarkFlagDirname("kdir")
+	_ = cmd.MarkFlagDirname("output")
+	_ = cmd.RegisterFlagCompletionFunc("arch", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"x86_64", "x86", "arm64", "arm", "riscv", "powerpc", "s390", "mips"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr io.Writer) error {
+	s, tree, err := loadSpec(specPath)
+	if err != nil {
+		return err
+	}
+	name := s.Header().Name
+	kdir, err := kbuild.FindKDIR(f.kdir)
+	if err != nil {
+		return err
+	}
+	for _, v := range f.makeVars {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("build %s: --make-var %q: want VAR=value", name, v)
+		}
+	}
+	cfg := kbuild.Config{
+		KDIR:         kdir,
+		Arch:         f.arch,
+		CrossCompile: f.cross,
+		Jobs:         f.jobs,
+		CC:           f.cc,
+		CacheDir:     f.cacheDir,
+		ExtraMake:    f.makeVars,
+		Version:      version,
+		Log:          stderr,
+	}
+	if f.keepSource {
+		cfg.SrcDir = filepath.Join(f.out, name+"-src")
+	}
+	if f.verbose {
+		cfg.Verbose = stderr
+	}
+	res, err := kbuild.Build(cmd.Context(), cfg, tree, name, f.out)
+	if err != nil {
+		var be *kbuild.BuildError
+		if f.verbose && errors.As(err, &be) {
+			fmt.Fprintf(stderr, "%s\n%s\n", be.Command, be.Output)
+		}
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "kgen: %s\n", w)
+	}
+	how := "built"
+	if res.Cached {
+		how = "cached"
+	}
+	fmt.Fprintf(stdout, "%s %s for %s (%s, %s)\n", how, res.Ko, res.Release, res.CC, res.Duration.Round(time.Millisecond))
+	return nil
+}

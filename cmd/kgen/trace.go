@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kgen/loader"
+)
+
+func newTraceCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		asJSON   bool
+		duration time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "trace NAME",
+		Short: "Stream a kgen module's trace events",
+		Long: `Trace reads the module's events from its tracefs instance
+(instances/kgen_<name>/trace_pipe) until Ctrl-C or --duration, then prints
+on stderr how many events it saw and how many the ring buffer lost.
+The module stays loaded and its events stay enabled.`,
+		Example: `  kgen trace vfs_read_lat
+  kgen trace vfs_read_lat --json --duration 10s | jq .fields.latency`,
+		Args:              cobra.ExactArgs(1),
+		SilenceUsage:      true,
+		ValidArgsFunction: completeLoaded,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			opts := &loader.TraceOptions{Options: newLoaderOptions(stderr), Symbolize: asJSON}
+			opts.OnUnparsed = func(line string) error {
+				if asJSON {
+					fmt.Fprintf(stderr, "kgen trace: skipped: %s\n", line)
+					return nil
+				}
+				_, err := fmt.Fprintln(stdout, line)
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetEscapeHTML(false)
+			sum, err := loader.Trace(ctx, args[0], opts, func(ev loader.Event) error {
+				if asJSON {
+					return enc.Encode(ev)
+				}
+				_, err := fmt.Fprintln(stdout, ev.Raw)
+				return err
+			})
+			if sum != nil {
+				fmt.Fprintf(stderr, "kgen trace: %d events seen, %d events lost\n", sum.Events, sum.Lost)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per event (stacks symbolised via /proc/kallsyms)")
+	cmd.Flags().DurationVar(&duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
+	return cmd
+}

@@ -1,0 +1,115 @@
+package loader
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// ModInfo is what kgen reads from a .ko's .modinfo section.
+type ModInfo struct {
+	Name     string            // "name=" or, on old kernels, the file name
+	Vermagic string            // full vermagic string
+	Fields   map[string]string // every key=value (last one wins)
+}
+
+// Release is the kernel release the module was built for (vermagic's first word).
+func (m *ModInfo) Release() string {
+	if f := strings.Fields(m.Vermagic); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// ValidName reports whether s is a valid kgen module, event or instance name.
+func ValidName(s string) bool { return len(s) <= 64 && nameRE.MatchString(s) }
+
+func checkName(s string) error {
+	if !ValidName(s) {
+		return fmt.Errorf("check name %q: %w: want [a-z][a-z0-9_]*, at most 64 characters", s, ErrInvalidName)
+	}
+	return nil
+}
+
+// ReadModInfo parses the .modinfo section of the module at path.
+func ReadModInfo(path string) (*ModInfo, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w: %v (a compressed .ko must be decompressed first)", path, ErrNotModule, err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil {
+		return nil, fmt.Errorf("read module %s: %w: no .modinfo section", path, ErrNotModule)
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: .modinfo: %w", path, err)
+	}
+	mi := parseModInfo(data)
+	if mi.Vermagic == "" {
+		return nil, fmt.Errorf("read module %s: %w: no vermagic in .modinfo", path, ErrNotModule)
+	}
+	if mi.Name == "" {
+		base := strings.TrimSuffix(filepath.Base(path), ".ko")
+		mi.Name = strings.ReplaceAll(base, "-", "_")
+	}
+	return mi, nil
+}
+
+func parseModInfo(data []byte) *ModInfo {
+	mi := &ModInfo{Fields: map[string]string{}}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		k, v, ok := strings.Cut(string(kv), "=")
+		if !ok {
+			continue
+		}
+		mi.Fields[k] = v
+		switch k {
+		case "vermagic":
+			mi.Vermagic = v
+		case "name":
+			mi.Name = v
+		}
+	}
+	return mi
+}
+
+// CheckVermagic compares the module's release with the running kernel's.
+func CheckVermagic(path string, mi *ModInfo, kernelRelease string) error {
+	if mi.Release() != kernelRelease {
+		return &VermagicError{Module: path, ModuleVermagic: mi.Vermagic, KernelRelease: kernelRelease}
+	}
+	return nil
+}
+
+var paramKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
+
+// FormatParams validates "key=value" arguments and joins them into the
+// string finit_module takes, quoting values that contain spaces.
+func FormatParams(args []string) (string, error) {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !paramKeyRE.MatchString(k) {
+			return "", fmt.Errorf("parse parameter %q: %w: want name=value", a, ErrInvalidParam)
+		}
+		if !ok {
+			out = append(out, k) // a bare bool parameter, as insmod accepts
+			continue
+		}
+		if strings.ContainsAny(v, "\"\n\x00") {
+			return "", fmt.Errorf("parse parameter %q: %w: quotes, newlines and NUL are not allowed in values", a, ErrInvalidParam)
+		}
+		if strings.ContainsAny(v, " \t") {
+			v = `"` + v + `"`
+		}
+		out = append(out, k+"="+v)
+	}
+	return strings.Join(out, " "), nil
+}

@@ -1,0 +1,148 @@
+package loader
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// State is what Load did, recorded in <RunDir>/<name>.json so that Unload
+// in another process knows what to undo. Paths are as the kernel sees them.
+type State struct {
+	Name     string    `json:"name"`
+	Module   string    `json:"module"` // path of the .ko that was loaded
+	Params   string    `json:"params,omitempty"`
+	Debugfs  string    `json:"debugfs"`
+	Tracing  string    `json:"tracing"`           // tracefs root
+	Instance string    `json:"instance"`          // tracing/instances/kgen_<name>
+	Events   string    `json:"events,omitempty"`  // instance/events/<name>; "" if the module has none
+	Mounted  []Mount   `json:"mounted,omitempty"` // what this load mounted, in order
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+// mountsFile lists every mount kgen made that is still in place; it is
+// shared by all loaded modules and undone when the last one is unloaded.
+// Its name cannot collide with a module's (names start with a letter).
+const mountsFile = "_mounts.json"
+
+func statePath(o *Options, name string) string { return filepath.Join(o.RunDir, name+".json") }
+
+// ReadState returns the recorded state of module name, or nil if kgen did
+// not load it.
+func ReadState(name string, opts *Options) (*State, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	return readState(opts.withDefaults(), name)
+}
+
+func readState(o *Options, name string) (*State, error) {
+	b, err := os.ReadFile(statePath(o, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("read state %s: %w: delete it if no kgen module is loaded", statePath(o, name), err)
+	}
+	return &st, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+func readMounts(o *Options) ([]Mount, error) {
+	b, err := os.ReadFile(filepath.Join(o.RunDir, mountsFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	var ms []Mount
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return nil, fmt.Errorf("read state %s: %w", mountsFile, err)
+	}
+	return ms, nil
+}
+
+func addMounts(o *Options, add []Mount) error {
+	if len(add) == 0 {
+		return nil
+	}
+	ms, err := readMounts(o)
+	if err != nil {
+		return err
+	}
+	for _, m := range add {
+		if !slices.Contains(ms, m) {
+			ms = append(ms, m)
+		}
+	}
+	return writeJSON(filepath.Join(o.RunDir, mountsFile), ms)
+}
+
+// loadedNames lists the modules that have a state file.
+func loadedNames(o *Options) ([]string, error) {
+	ents, err := os.ReadDir(o.RunDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list state: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".json")
+		if ok && ValidName(n) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// Loaded lists the modules kgen loaded that have not been unloaded.
+func Loaded(opts *Options) ([]string, error) { return loadedNames(opts.withDefaults()) }
+
+// lock serialises kgen load/unload across processes.
+func lock(o *Options) (func(), error) {
+	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(o.RunDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
+	return func() { f.Close() }, nil
+}

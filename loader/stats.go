@@ -1,0 +1,170 @@
+package loader
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const retryDelay = 100 * time.Millisecond
+
+// Counter is one named counter of a probe.
+type Counter struct {
+	Name  string
+	Value uint64
+}
+
+// ProbeStats are the counters of one probe, in file order.
+type ProbeStats struct {
+	Probe    string
+	Counters []Counter
+}
+
+// Stats are a module's counters from debugfs kgen/<name>/stats and its
+// histograms (kgen/<name>/hist_<id>, verbatim).
+type Stats struct {
+	Probes []ProbeStats
+	Hists  map[string]string // probe id -> histogram text
+}
+
+// ReadStats reads the counters of a loaded module.
+func ReadStats(name string, opts *Options) (*Stats, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	d, err := locateFS(o)
+	if err != nil {
+		return nil, err
+	}
+	if d.debugfs == "" {
+		return nil, fmt.Errorf("read stats of %s: debugfs is not mounted: %w", name, ErrStatsMissing)
+	}
+	return readStats(o, path.Join(d.debugfs, "kgen", name))
+}
+
+func readStats(o *Options, dir string) (*Stats, error) {
+	f, err := os.Open(o.host(path.Join(dir, "stats")))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read stats %s: %w", dir, ErrStatsMissing)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read stats: %w", err)
+	}
+	probes, err := ParseStats(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read stats %s: %w", dir, err)
+	}
+	s := &Stats{Probes: probes, Hists: map[string]string{}}
+	ents, _ := os.ReadDir(o.host(dir))
+	for _, e := range ents {
+		id, ok := strings.CutPrefix(e.Name(), "hist_")
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(o.host(path.Join(dir, e.Name())))
+		if err == nil {
+			s.Hists[id] = string(b)
+		}
+	}
+	return s, nil
+}
+
+// ParseStats parses "<probe_id> <counter> <value>" lines.
+func ParseStats(r io.Reader) ([]ProbeStats, error) {
+	var out []ProbeStats
+	idx := map[string]int{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("line %d: want \"probe counter value\", got %q", n, line)
+		}
+		v, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: counter value %q: %w", n, f[2], err)
+		}
+		i, ok := idx[f[0]]
+		if !ok {
+			i = len(out)
+			idx[f[0]] = i
+			out = append(out, ProbeStats{Probe: f[0]})
+		}
+		out[i].Counters = append(out[i].Counters, Counter{Name: f[1], Value: v})
+	}
+	return out, sc.Err()
+}
+
+var knownCounters = []string{"hits", "filtered", "nmissed", "emitted"}
+
+// WriteTable prints the counters as a table, one row per probe, then the
+// histograms.
+func (s *Stats) WriteTable(w io.Writer) error {
+	cols := slices.Clone(knownCounters)
+	for _, p := range s.Probes {
+		for _, c := range p.Counters {
+			if !slices.Contains(cols, c.Name) {
+				cols = append(cols, c.Name)
+			}
+		}
+	}
+	rows := [][]string{append([]string{"probe"}, cols...)}
+	for _, p := range s.Probes {
+		row := []string{p.Probe}
+		for _, c := range cols {
+			v := "-"
+			for _, pc := range p.Counters {
+				if pc.Name == c {
+					v = strconv.FormatUint(pc.Value, 10)
+				}
+			}
+			row = append(row, v)
+		}
+		rows = append(rows, row)
+	}
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s", width[0], r[0]) // names left, numbers right
+		for i, c := range r[1:] {
+			fmt.Fprintf(&b, "  %*s", width[i+1], c)
+		}
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(s.Hists))
+	for id := range s.Hists {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if _, err := fmt.Fprintf(w, "\nhistogram %s:\n%s", id, s.Hists[id]); err != nil {
+			return err
+		}
+		if !strings.HasSuffix(s.Hists[id], "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+	return nil
+}

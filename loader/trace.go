@@ -1,0 +1,206 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TraceOptions configure Trace.
+type TraceOptions struct {
+	Options *Options
+	// Symbolize resolves stack addresses through <proc>/kallsyms into
+	// Event.StackSyms; when kallsyms is unreadable they stay hex.
+	Symbolize bool
+	// OnUnparsed receives lines that are not events of the module's format
+	// (e.g. "CPU:1 [LOST 12 EVENTS]"); nil drops them.
+	OnUnparsed func(line string) error
+	// PollInterval bounds how long cancellation takes; default 200ms.
+	PollInterval time.Duration
+}
+
+// TraceSummary is what Trace saw.
+type TraceSummary struct {
+	Events   uint64 // events passed to the callback
+	Unparsed uint64 // lines that did not parse
+	// Lost is the growth, over the run, of the instance's ring-buffer
+	// overruns and dropped events summed over CPUs (per_cpu/cpuN/stats).
+	Lost uint64
+}
+
+// Trace streams the events of module name from its kgen tracefs instance
+// (instances/kgen_<name>/trace_pipe) to fn until ctx is done, fn returns an
+// error, or reading fails. A done ctx is not an error. Trace changes no
+// tracing state: the module stays loaded, its events stay enabled.
+func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event) error) (*TraceSummary, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if topts == nil {
+		topts = &TraceOptions{}
+	}
+	o := topts.Options.withDefaults()
+	interval := topts.PollInterval
+	if interval <= 0 {
+		interval = 200 * time.Millisecond
+	}
+	dirs, err := locateFS(o)
+	if err != nil {
+		return nil, err
+	}
+	if dirs.tracing == "" {
+		return nil, fmt.Errorf("trace %s: %w: tracefs is not mounted; load the module with `kgen load` first", name, ErrNoTracefs)
+	}
+	inst := path.Join(dirs.tracing, "instances", InstanceName(name))
+	if !isDir(o.host(inst)) {
+		return nil, fmt.Errorf("trace %s: %w: %s does not exist; load the module with `kgen load` first", name, ErrNoInstance, inst)
+	}
+	before := overruns(o, inst)
+	pipe := o.host(path.Join(inst, "trace_pipe"))
+	fd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: pipe, Err: err}
+	}
+	sum := &TraceSummary{}
+	var sym *Symbolizer
+	symTried := !topts.Symbolize
+
+	handle := func(line string) error {
+		if strings.TrimSpace(line) == "" {
+			return nil
+		}
+		ev, err := ParseLine(line)
+		if err != nil {
+			sum.Unparsed++
+			if topts.OnUnparsed != nil {
+				return topts.OnUnparsed(strings.TrimSpace(line))
+			}
+			return nil
+		}
+		if len(ev.Stack) > 0 {
+			if !symTried {
+				symTried = true
+				sym, err = LoadKallsyms(filepath.Join(o.ProcDir, "kallsyms"))
+				if err != nil {
+					o.logf("warning: %v; stacks stay hex", err)
+				}
+			}
+			if sym != nil {
+				ev.StackSyms = make([]string, len(ev.Stack))
+				for i, a := range ev.Stack {
+					ev.StackSyms[i] = sym.Symbolize(a)
+				}
+			}
+		}
+		sum.Events++
+		return fn(ev)
+	}
+
+	err = readPipe(ctx, fd, interval, handle)
+	unix.Close(fd)
+	after := overruns(o, inst)
+	if after >= before {
+		sum.Lost = after - before
+	}
+	if err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// readPipe reads lines from the non-blocking fd, waiting with poll in
+// slices of interval so that a done ctx ends it promptly.
+func readPipe(ctx context.Context, fd int, interval time.Duration, line func(string) error) error {
+	buf := make([]byte, 64*1024)
+	var pending []byte
+	ms := int(interval / time.Millisecond)
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, ms)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("poll trace_pipe: %w", err)
+		}
+		if n == 0 {
+			continue
+		}
+		got := false
+		for ctx.Err() == nil {
+			r, err := unix.Read(fd, buf)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EAGAIN) || (err == nil && r == 0) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read trace_pipe: %w", err)
+			}
+			got = true
+			pending = append(pending, buf[:r]...)
+			for {
+				i := bytes.IndexByte(pending, '\n')
+				if i < 0 {
+					break
+				}
+				if err := line(string(pending[:i])); err != nil {
+					return err
+				}
+				pending = pending[i+1:]
+			}
+			pending = append([]byte(nil), pending...)
+		}
+		if !got {
+			// Readable but nothing to read (a regular file at EOF, or a
+			// spurious wakeup): do not spin.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(interval / 4):
+			}
+		}
+	}
+}
+
+// overruns sums "overrun:" and "dropped events:" over the instance's CPUs.
+func overruns(o *Options, inst string) uint64 {
+	dir := o.host(path.Join(inst, "per_cpu"))
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "cpu") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stats"))
+		if err != nil {
+			continue
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if !ok || (k != "overrun" && k != "dropped events") {
+				continue
+			}
+			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+				total += n
+			}
+		}
+	}
+	return total
+}

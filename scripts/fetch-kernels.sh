@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# fetch-kernels.sh: fetch real Debian amd64 kernels (headers + kbuild + image)
+# for kgen's compile and VM tests, without installing anything into the system.
+#
+# usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 ...]
+#        (default: all three)
+#
+# Environment:
+#   KGEN_KERNELS       where kernels go (default ~/.cache/kgen/kernels)
+#   KGEN_APT_TRUSTED=1 last resort: mark the suites [trusted=yes] when the
+#                      host keyring lacks a suite's key (prefer
+#                      `apt-get install debian-archive-keyring`).
+#
+# Layout, per kernel NAME:
+#   $KGEN_KERNELS/NAME/kdir      -> root/usr/src/linux-headers-<release> (a
+#                                   usable KDIR: make -C kdir M=DIR modules)
+#   $KGEN_KERNELS/NAME/vmlinux   uncompressed ELF kernel (boot with qemu -kernel)
+#   $KGEN_KERNELS/NAME/make.env  extra make variables, VAR=value one per line
+#   $KGEN_KERNELS/NAME/release   kernel release (uname -r in the guest,
+#                                first word of a module's vermagic)
+#   $KGEN_KERNELS/NAME/config    the kernel's .config (from the image package)
+#   $KGEN_KERNELS/NAME/root/     dpkg -x root of headers, -common, kbuild
+#   $KGEN_KERNELS/NAME/glibc/    the suite's libc6, only when the kbuild host
+#                                tools need a newer glibc than the host's
+#   $KGEN_KERNELS/NAME/.done     stamp: a rerun is a no-op
+#   $KGEN_KERNELS/.debs/         downloaded .deb cache
+#   $KGEN_KERNELS/.apt/SUITE/    private apt lists/cache/status per suite
+#   $KGEN_KERNELS/READY          names of the kernels ready to use, one a line
+#
+# Use a kernel:
+#   make -C "$K/kdir" M="$PWD" modules $(cat "$K/make.env")
+set -euo pipefail
+
+KGEN_KERNELS=${KGEN_KERNELS:-$HOME/.cache/kgen/kernels}
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+MIRROR=${KGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${KGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12)
+
+log() { printf '%s\n' "fetch-kernels: $*" >&2; }
+die() { printf '%s\n' "fetch-kernels: error: $*" >&2; exit 1; }
+
+human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "${1}B"; }
+
+# suite_of NAME: the Debian suite whose kernel NAME is.
+suite_of() {
+	case "$1" in
+	debian-5.10) echo bullseye ;;
+	debian-6.1) echo bookworm ;;
+	debian-6.12) echo trixie ;;
+	*) die "unknown kernel '$1': known kernels are ${ALL_KERNELS[*]}" ;;
+	esac
+}
+
+# suite_key_uid SUITE: the keyring uid that must exist for SUITE.
+suite_key_uid() {
+	case "$1" in
+	bullseye) echo '(11/bullseye)' ;;
+	bookworm) echo '(12/bookworm)' ;;
+	trixie) echo '(13/trixie)' ;;
+	esac
+}
+
+need_tools() {
+	local t missing=()
+	for t in apt-get apt-cache dpkg-deb numfmt xz zstd gzip readelf flock sort; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (run scripts/install-deps.sh as root)"
+}
+
+# ---- private apt --------------------------------------------------------
+# Every apt call runs with APT_CONFIG pointing at a private config: `-o
+# Dir::Etc::parts=` on the command line comes too late to stop the host's
+# apt.conf.d (docker-clean disables the package cache, appstream/packagekit
+# hooks) from applying, but a main config file read first does.
+APT_CONF=
+setup_apt() { # SUITE
+	local suite=$1 d=$KGEN_KERNELS/.apt/$1 trust="signed-by=$KEYRING"
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/etc/apt.conf.d" \
+		"$d/etc/preferences.d" "$d/etc/sources.list.d" "$d/state"
+	: >"$d/status.new" && mv -f "$d/status.new" "$d/status" # always empty
+	: >"$d/etc/apt.conf"
+	if [[ ${KGEN_APT_TRUSTED:-} == 1 ]]; then
+		trust="trusted=yes"
+		log "warning: KGEN_APT_TRUSTED=1: $suite is NOT signature-checked"
+	else
+		[[ -r $KEYRING ]] || die "no $KEYRING: apt-get install debian-archive-keyring"
+		if command -v gpg >/dev/null 2>&1 &&
+			! gpg --show-keys "$KEYRING" 2>/dev/null | grep -qF "$(suite_key_uid "$suite")"; then
+			die "$KEYRING has no key for $suite: upgrade it (apt-get install debian-archive-keyring) or, as a last resort, rerun with KGEN_APT_TRUSTED=1"
+		fi
+	fi
+	cat >"$d/sources.list" <<EOF
+deb [arch=amd64 $trust] $MIRROR $suite main
+deb [arch=amd64 $trust] $SECURITY_MIRROR $suite-security main
+EOF
+	{
+		cat <<EOF
+Dir::Etc::main "$d/etc/apt.conf";
+Dir::Etc::parts "$d/etc/apt.conf.d";
+Dir::Etc::sourcelist "$d/sources.list";
+Dir::Etc::sourceparts "$d/etc/sources.list.d";
+Dir::Etc::preferences "$d/etc/preferences";
+Dir::Etc::preferencesparts "$d/etc/preferences.d";
+Dir::State "$d/state";
+Dir::State::Lists "$d/lists";
+Dir::State::status "$d/status";
+Dir::Cache "$d/cache";
+Dir::Cache::archives "$d/cache/archives";
+Dir::Cache::pkgcache "pkgcache.bin";
+Dir::Cache::srcpkgcache "srcpkgcache.bin";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+Acquire::Languages { "none"; };
+APT::Get::List-Cleanup "true";
+EOF
+		# _apt cannot read root's home: download as root instead of warning.
+		if [[ $(id -u) == 0 ]]; then echo 'APT::Sandbox::User "root";'; fi
+		# keep the host's proxy settings, if any
+		local p v
+		for p in Acquire::http::Proxy Acquire::https::Proxy; do
+			v=$(apt-config shell V "$p" 2>/dev/null | sed -n "s/^V='\(.*\)'$/\1/p") || true
+			if [[ -n $v ]]; then echo "$p \"$v\";"; fi
+		done
+	} >"$d/apt.conf"
+	APT_CONF=$d/apt.conf
+	log "$suite: apt-get update (private lists in $d)"
+	local out
+	if ! out=$(apt_get -q update 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "$suite: apt-get update failed (is $MIRROR reachable?)"
+	fi
+	grep -E '^(W|E): ' <<<"$out" >&2 || true
+	# apt-get update exits 0 even when a source failed to download or verify
+	if grep -qE '^E: ' <<<"$out"; then
+		die "$suite: apt-get update reported errors (see above)"
+	fi
+}
+
+apt_get() { APT_CONFIG=$APT_CONF apt-get "$@"; }
+apt_cache() { APT_CONFIG=$APT_CONF apt-cache "$@"; }
+
+# candidate_version PKG: the version apt would download, or empty.
+candidate_version() {
+	apt_cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
+}
+
+# download SUITE PKG VERSION: fetch PKG=VERSION into .debs (cached); prints its path.
+download() {
+	local suite=$1 pkg=$2 ver=$3 line file size
+	line=$(apt_get -q download --print-uris "$pkg=$ver" 2>&1 | grep "^'" | head -n1) ||
+		die "$suite: package $pkg=$ver not downloadable from $suite/$suite-security"
+	read -r _ file size _ <<<"$line"
+	local path=$KGEN_KERNELS/.debs/$file
+	if [[ -f $path && $(stat -c %s "$path") == "$size" ]]; then
+		log "$suite: cached   $file ($(human "$size"))"
+	else
+		log "$suite: download $file ($(human "$size"))"
+		local out
+		if ! out=$(cd "$KGEN_KERNELS/.debs" && apt_get -q download "$pkg=$ver" 2>&1); then
+			printf '%s\n' "$out" >&2
+			die "$suite: apt-get download $pkg=$ver failed"
+		fi
+		[[ -f $path ]] || die "$suite: apt-get download $pkg=$ver produced no $file"
+	fi
+	printf '%s\n' "$path"
+}
+
+# ---- vmlinux from a bzImage ---------------------------------------------
+is_elf() { [[ $(head -c4 "$1" | od -An -tx1 | tr -d ' \n') == 7f454c46 ]]; }
+
+extract_vmlinux() { # BZIMAGE OUT
+	local img=$1 out=$2 magic tool off
+	for spec in 'fd377a585a00:xz -dc' '28b52ffd:zstd -dcq' '1f8b0800:gzip -dcq' '1f8b0808:gzip -dcq'; do
+		magic=${spec%%:*} tool=${spec#*:}
+		local pat
+		pat=$(sed 's/../\\x&/g' <<<"$magic") # hex -> \xNN for grep -P
+		for off in $(LC_ALL=C grep -obUaP "$pat" "$img" 2>/dev/null | cut -d: -f1); do
+			# the stream is followed by the rest of the bzImage: ignore
+			# trailing-garbage errors, judge by the ELF header.
+			tail -c "+$((off + 1))" "$img" | $tool >"$out.tmp" 2>/dev/null || true
+			if [[ -s $out.tmp ]] && is_elf "$out.tmp"; then
+				mv -f "$out.tmp" "$out"
+				echo "${tool%% *}@$off"
+				return 0
+			fi
+		done
+	done
+	rm -f "$out.tmp"
+	return 1
+}
+
+# ---- host tools needing a newer glibc -----------------------------------
+# max_glibc FILE: the highest GLIBC_x.y version FILE needs (empty if none).
+max_glibc() {
+	readelf -V --wide "$1" 2>/dev/null | grep -o 'Name: GLIBC_[0-9.]*' | sed 's/Name: GLIBC_//' |
+		sort -V | tail -n1
+}
+
+version_gt() { [[ $1 != "$2" && $(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -n1) == "$1" ]]; }
+
+# wrap_new_glibc NAME SUITE DIR: find ELF executables under DIR/root that need
+# a newer glibc than the host's; if any, extract the suite's libc6 into
+# DIR/glibc and replace each with a wrapper running it through that libc.
+wrap_new_glibc() {
+	local name=$1 suite=$2 dir=$3 host f need list=()
+	host=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+	[[ -n $host ]] || host=$(ldd --version 2>/dev/null | head -n1 | grep -o '[0-9.]*$')
+	while IFS= read -r -d '' f; do
+		[[ $f == *.real ]] && continue
+		is_elf "$f" || continue
+		need=$(max_glibc "$f")
+		[[ -n $need ]] && version_gt "$need" "$host" && list+=("$f")
+	done < <(find "$dir/root" -type f -perm -u+x -print0)
+	((${#list[@]} > 0)) || return 0
+	log "$name: ${#list[@]} host tools need glibc > $host: wrapping them with $suite's libc6"
+	local ver deb
+	ver=$(candidate_version libc6)
+	[[ -n $ver ]] || die "$suite: no libc6 package found"
+	deb=$(download "$suite" libc6 "$ver")
+	rm -rf "$dir/glibc"
+	dpkg-deb -x "$deb" "$dir/glibc"
+	local ld libdir
+	ld=$(find "$dir/glibc" -name 'ld-linux-x86-64.so.2' \( -type f -o -type l \) | head -n1)
+	libdir=$(dirname "$(find "$dir/glibc" -name 'libc.so.6' | head -n1)")
+	[[ -n $ld && -e $libdir/libc.so.6 ]] || die "$suite: libc6 $ver has no ld-linux-x86-64.so.2/libc.so.6"
+	local base
+	for f in "${list[@]}"; do
+		base=$(basename "$f")
+		need=$(max_glibc "$f")
+		mv -f "$f" "$f.real"
+		cat >"$f" <<EOF
+#!/bin/sh
+# kgen: $base needs glibc $need (host has $host): run it with $suite's libc6.
+exec '$ld' --library-path '$libdir' --argv0 "\$0" "\$(dirname "\$0")/$base.real" "\$@"
+EOF
+		chmod 755 "$f"
+		log "$name: wrapped ${f#"$dir/root/"}"
+	done
+}
+
+# ---- make.env -----------------------------------------------------------
+write_make_env() { # KDIR OUT
+	local kdir=$1 out=$2 cc want host_cc host_major want_major
+	: >"$out.tmp"
+	want=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$kdir/.config")
+	want_major=$(sed -n 's/^CONFIG_GCC_VERSION=\([0-9]*\)$/\1/p' "$kdir/.config")
+	want_major=$((${want_major:-0} / 10000))
+	host_major=$(gcc -dumpversion 2>/dev/null | cut -d. -f1 || true)
+	host_cc=gcc
+	command -v "gcc-$host_major" >/dev/null 2>&1 && host_cc=gcc-$host_major
+	# The tree's Makefile/config names the compiler it was built with
+	# (e.g. gcc-10); when the host lacks it, use the host's gcc.
+	if [[ -n $want ]] && ! command -v "$want" >/dev/null 2>&1; then
+		echo "CC=$host_cc" >>"$out.tmp"
+	fi
+	# Built by a newer gcc than ours: flags probed with that gcc are unknown
+	# to ours (-fmin-function-alignment), and BTF for modules needs the
+	# matching pahole/resolve_btfids setup: turn both off.
+	if [[ -n $host_major ]] && ((want_major > host_major)); then
+		for cc in CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT CONFIG_DEBUG_INFO_BTF_MODULES; do
+			grep -q "^$cc=y" "$kdir/.config" && echo "$cc=" >>"$out.tmp"
+		done
+	fi
+	mv -f "$out.tmp" "$out"
+}
+
+write_ready() {
+	local n tmp=$KGEN_KERNELS/READY.tmp
+	: >"$tmp"
+	for n in "$KGEN_KERNELS"/*/; do
+		n=$(basename "$n")
+		[[ -f $KGEN_KERNELS/$n/.done && -e $KGEN_KERNELS/$n/kdir/Makefile && -s $KGEN_KERNELS/$n/vmlinux ]] &&
+			echo "$n" >>"$tmp"
+	done
+	mv -f "$tmp" "$KGEN_KERNELS/READY"
+}
+
+# ---- one kernel ---------------------------------------------------------
+fetch_one() {
+	local name=$1 suite dir
+	suite=$(suite_of "$name")
+	dir=$KGEN_KERNELS/$name
+	if [[ -f $dir/.done ]]; then
+		log "$name: ready ($(cat "$dir/release")), nothing to do"
+		return 0
+	fi
+	local start=$SECONDS
+	setup_apt "$suite"
+	local mm=${name#debian-} re rel
+	re="^linux-headers-${mm//./\\.}\\.[0-9]+(-[0-9]+|\\+deb[0-9]+)-amd64\$"
+	rel=$(apt_cache pkgnames linux-headers- | grep -E "$re" | sort -V | tail -n1 || true)
+	[[ -n $rel ]] || die "$suite: no linux-headers-$mm.*-amd64 package in $suite/$suite-security"
+	rel=${rel#linux-headers-}
+	log "$name: newest ABI in $suite is $rel"
+
+	# headers + what they depend on from the kernel itself (-common, kbuild)
+	local hver pkgs=() p
+	hver=$(candidate_version "linux-headers-$rel")
+	pkgs+=("linux-headers-$rel=$hver")
+	for p in $(apt_cache show --no-all-versions "linux-headers-$rel" | sed -n 's/^Depends: //p' |
+		tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/ //g' | grep -E '^linux-(headers|kbuild)-'); do
+		local v
+		v=$(candidate_version "$p")
+		[[ -n $v ]] || die "$suite: linux-headers-$rel depends on $p, which is not in $suite"
+		pkgs+=("$p=$v")
+	done
+	local img="linux-image-$rel-unsigned" iver
+	iver=$(candidate_version "$img")
+	if [[ -z $iver ]]; then
+		img="linux-image-$rel"
+		iver=$(candidate_version "$img")
+	fi
+	[[ -n $iver ]] || die "$suite: neither linux-image-$rel-unsigned nor linux-image-$rel in $suite"
+
+	local debs=() d
+	for p in "${pkgs[@]}"; do
+		d=$(download "$suite" "${p%%=*}" "${p#*=}")
+		debs+=("$d")
+	done
+	local imgdeb
+	imgdeb=$(download "$suite" "$img" "$iver")
+
+	rm -rf "$dir"
+	write_ready # no longer ready while it is being rebuilt
+	mkdir -p "$dir/root"
+	for d in "${debs[@]}"; do
+		dpkg-deb -x "$d" "$dir/root"
+		log "$name: extracted $(basename "$d")"
+	done
+	local kdir=$dir/root/usr/src/linux-headers-$rel
+	[[ -f $kdir/Makefile ]] || die "$suite: linux-headers-$rel has no usr/src/linux-headers-$rel/Makefile"
+	# The flavour's Makefile includes /usr/src/linux-headers-<v>-common/Makefile:
+	# point it (and any other absolute /usr/src reference) at our root.
+	sed -i "s#/usr/src/linux-headers-#$dir/root/usr/src/linux-headers-#g" "$kdir/Makefile"
+	ln -sfn "root/usr/src/linux-headers-$rel" "$dir/kdir"
+	local broken
+	broken=$(find -L "$dir/root/usr/src" -maxdepth 2 -type l 2>/dev/null | head -n3)
+	[[ -z $broken ]] || die "$name: dangling links in headers tree: $broken"
+
+	# vmlinux (+config, System.map) from the image package
+	local tmp
+	tmp=$(mktemp -d "$dir/.img.XXXXXX")
+	# (Debian's boot/System.map is a placeholder pointing at the -dbg
+	# package, so it is not kept.)
+	dpkg-deb --fsys-tarfile "$imgdeb" | tar -x -C "$tmp" \
+		"./boot/vmlinuz-$rel" "./boot/config-$rel" ||
+		die "$suite: $img has no boot/vmlinuz-$rel"
+	cp "$tmp/boot/config-$rel" "$dir/config"
+	local how
+	how=$(extract_vmlinux "$tmp/boot/vmlinuz-$rel" "$dir/vmlinux") ||
+		die "$name: no xz/zstd/gzip stream holding an ELF kernel in $img's vmlinuz-$rel"
+	rm -rf "$tmp"
+	log "$name: extracted vmlinux ($how, $(human "$(stat -c %s "$dir/vmlinux")"))"
+	if command -v file >/dev/null 2>&1; then
+		file -b "$dir/vmlinux" | grep -q 'ELF 64-bit LSB executable, x86-64' ||
+			die "$name: vmlinux is not an x86-64 ELF: $(file -b "$dir/vmlinux")"
+	fi
+
+	wrap_new_glibc "$name" "$suite" "$dir"
+
+	local krel
+	# UTS_RELEASE is what vermagic and uname -r say (Debian's
+	# include/config/kernel.release holds the upstream version instead).
+	krel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
+	[[ $krel == "$rel" ]] || die "$name: utsrelease.h says '$krel', package says '$rel'"
+	echo "$rel" >"$dir/release"
+	write_make_env "$kdir" "$dir/make.env"
+	touch "$dir/.done"
+	write_ready
+	log "$name: ready: $rel in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
+}
+
+main() {
+	need_tools
+	local names=("$@")
+	((${#names[@]} > 0)) || names=("${ALL_KERNELS[@]}")
+	local n
+	for n in "${names[@]}"; do suite_of "$n" >/dev/null; done
+	mkdir -p "$KGEN_KERNELS/.debs"
+	exec 9>"$KGEN_KERNELS/.lock"
+	flock 9
+	for n in "${names[@]}"; do fetch_one "$n"; done
+	write_ready
+}
+
+main "$@"

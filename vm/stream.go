@@ -1,0 +1,236 @@
+package vm
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// consoleTailSize bounds the console kept in memory (Result.Console).
+const consoleTailSize = 64 << 10
+
+// tailLines is how many console lines GuestError.Tail holds.
+const tailLines = 80
+
+// badPatterns classify kernel console lines, most severe first. They are
+// matched anywhere in the line, after the printk timestamp.
+var badPatterns = []struct {
+	reason  string
+	needles []string
+}{
+	{"panic", []string{"Kernel panic"}},
+	{"oops", []string{"BUG: ", "kernel BUG at", "Oops", "general protection fault", "Unable to handle kernel"}},
+	{"warning", []string{"WARNING: "}},
+}
+
+// classify returns the reason a console line shows a sick guest, or "".
+func classify(line string) string {
+	for _, p := range badPatterns {
+		for _, n := range p.needles {
+			if strings.Contains(line, n) {
+				return p.reason
+			}
+		}
+	}
+	return ""
+}
+
+// severity orders reasons: a panic outranks an oops outranks a warning.
+func severity(reason string) int {
+	for i, p := range badPatterns {
+		if p.reason == reason {
+			return len(badPatterns) - i
+		}
+	}
+	return 0
+}
+
+// console consumes the kernel console: it drops '\r', streams the rest
+// to out, keeps the last consoleTailSize bytes, and records the most
+// severe bad line seen.
+type console struct {
+	out io.Writer // may be nil
+
+	mu      sync.Mutex
+	tail    []byte
+	partial []byte // the current, unterminated line
+	reason  string // most severe classification so far
+	line    string // the first line with that classification
+	bad     chan string
+}
+
+func newConsole(out io.Writer) *console {
+	return &console{out: out, bad: make(chan string, 8)}
+}
+
+func (c *console) Write(p []byte) (int, error) {
+	n := len(p)
+	p = bytes.ReplaceAll(p, []byte("\r"), nil)
+	if c.out != nil {
+		// The console stream is for people; a failing writer must not
+		// stop the capture that detects panics.
+		_, _ = c.out.Write(p)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tail = append(c.tail, p...)
+	if over := len(c.tail) - consoleTailSize; over > 0 {
+		c.tail = append(c.tail[:0], c.tail[over:]...)
+	}
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		c.scan(string(c.partial[:i]))
+		c.partial = c.partial[i+1:]
+	}
+	if len(c.partial) > 4096 { // a line that long is not a kernel message
+		c.scan(string(c.partial))
+		c.partial = c.partial[:0]
+	}
+	return n, nil
+}
+
+func (c *console) scan(line string) {
+	r := classify(line)
+	if r == "" || severity(r) <= severity(c.reason) {
+		return
+	}
+	c.reason, c.line = r, strings.TrimSpace(line)
+	select {
+	case c.bad <- r:
+	default:
+	}
+}
+
+// finish scans an unterminated last line.
+func (c *console) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.partial) > 0 {
+		c.scan(string(c.partial))
+		c.partial = nil
+	}
+}
+
+func (c *console) result() (tail []byte, reason, line string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.tail), c.reason, c.line
+}
+
+// lastLines returns the last n lines of b.
+func lastLines(b []byte, n int) string {
+	b = bytes.TrimRight(b, "\n")
+	i := len(b)
+	for ; n > 0 && i > 0; n-- {
+		i = bytes.LastIndexByte(b[:i], '\n')
+		if i < 0 {
+			i = 0
+			break
+		}
+	}
+	return strings.TrimLeft(string(b[i:]), "\n")
+}
+
+// outputFilter passes the command's output through to out and stops at
+// the exit marker, recording the status. Bytes that may begin the marker
+// are held back until the next write decides.
+type outputFilter struct {
+	out  io.Writer
+	held []byte
+
+	mu     sync.Mutex
+	status int // -1 until the marker has been read
+	done   chan struct{}
+	err    error // the first error of out
+}
+
+func newOutputFilter(out io.Writer) *outputFilter {
+	return &outputFilter{out: out, status: -1, done: make(chan struct{})}
+}
+
+func (f *outputFilter) Write(p []byte) (int, error) {
+	n := len(p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status >= 0 {
+		return n, nil // after the marker: background jobs' leftovers
+	}
+	buf := append(f.held, p...)
+	f.held = nil
+	for len(buf) > 0 {
+		i := bytes.IndexByte(buf, exitMarker[0])
+		if i < 0 {
+			f.emit(buf)
+			return n, nil
+		}
+		f.emit(buf[:i])
+		buf = buf[i:]
+		rest := buf
+		if len(rest) > len(exitMarker) {
+			rest = rest[:len(exitMarker)]
+		}
+		if !strings.HasPrefix(exitMarker, string(rest)) {
+			f.emit(buf[:1]) // a NUL that starts no marker
+			buf = buf[1:]
+			continue
+		}
+		if len(buf) < len(exitMarker) {
+			f.held = bytes.Clone(buf)
+			return n, nil
+		}
+		// The marker; then digits up to the closing NUL.
+		digits := buf[len(exitMarker):]
+		end := bytes.IndexByte(digits, 0)
+		if end < 0 {
+			if len(digits) > 3 {
+				// Not a status after all; show it.
+				f.emit(buf[:1])
+				buf = buf[1:]
+				continue
+			}
+			f.held = bytes.Clone(buf)
+			return n, nil
+		}
+		code, err := strconv.Atoi(string(digits[:end]))
+		if err != nil || code < 0 || code > 255 {
+			f.emit(buf[:1])
+			buf = buf[1:]
+			continue
+		}
+		f.status = code
+		close(f.done)
+		return n, nil
+	}
+	return n, nil
+}
+
+func (f *outputFilter) emit(b []byte) {
+	if len(b) == 0 || f.err != nil {
+		return
+	}
+	if _, err := f.out.Write(b); err != nil {
+		f.err = err
+	}
+}
+
+// flush writes out held bytes when the stream ended without a marker.
+func (f *outputFilter) flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status < 0 {
+		f.emit(f.held)
+		f.held = nil
+	}
+}
+
+func (f *outputFilter) exitStatus() (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status, f.err
+}

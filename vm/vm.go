@@ -1,0 +1,455 @@
+package vm
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultSMP     = 1
+	DefaultMemMB   = 512
+	DefaultTimeout = 5 * time.Minute
+	DefaultBusybox = "/bin/busybox"
+)
+
+// Config describes one boot.
+type Config struct {
+	// Kernel is the guest kernel: an uncompressed ELF vmlinux (fastest
+	// under TCG, booted through its PVH entry) or a bzImage.
+	Kernel string
+	// Arch is the guest architecture, "x86_64" (default). Only x86_64
+	// guests are supported yet; see doc.go.
+	Arch string
+	// Adds are host files and directories copied into the guest.
+	Adds []Add
+	// SMP is the number of guest CPUs (default 1).
+	SMP int
+	// MemMB is the guest memory in MiB (default 512).
+	MemMB int
+	// Timeout bounds the whole run, boot included (default 5m).
+	Timeout time.Duration
+	// Icount runs the guest with -icount shift=0 (one instruction per
+	// virtual nanosecond) and a fixed -seed, so instruction-count
+	// measurements repeat exactly; it rules out KVM and needs SMP 1.
+	Icount bool
+	// Append is added to the kernel command line, after kgen's own
+	// arguments, so it can override them.
+	Append string
+	// Cmd is run in the guest with sh -c, as root, in /root.
+	Cmd string
+	// KgenBinary is copied to /bin/kgen; it must be static. Empty means
+	// the running executable; "-" means none.
+	KgenBinary string
+	// Busybox is a static busybox for the guest (default /bin/busybox,
+	// Debian's busybox-static).
+	Busybox string
+	// Env is exported in the guest before Cmd runs, as is KGEN_IN_VM=1.
+	Env map[string]string
+	// Stdout receives Cmd's stdout and stderr as the guest writes them.
+	Stdout io.Writer
+	// Console, if set, receives the kernel console as it is written.
+	Console io.Writer
+	// QEMU overrides the qemu binary (default qemu-system-<arch> in PATH).
+	QEMU string
+}
+
+// Result describes a finished boot.
+type Result struct {
+	// ExitCode is Cmd's exit status, -1 if the guest did not report one.
+	ExitCode int
+	// Console is the last 64 KiB of the kernel console, '\r' removed.
+	Console []byte
+	// Duration is the time from starting qemu to its exit.
+	Duration time.Duration
+}
+
+// Sentinels for the reasons of a GuestError.
+var (
+	ErrPanic        = errors.New("guest kernel panic")
+	ErrOops         = errors.New("guest kernel oops")
+	ErrWarning      = errors.New("guest kernel warning")
+	ErrTimeout      = errors.New("guest timed out")
+	ErrNoExitStatus = errors.New("guest ended without the command's exit status")
+	// ErrNoQEMU is returned when the qemu binary is not installed.
+	ErrNoQEMU = errors.New("qemu not found")
+)
+
+// GuestError reports a guest that misbehaved: its kernel panicked,
+// oopsed or warned, the run timed out, or it stopped without passing on
+// the command's status.
+type GuestError struct {
+	// Reason is "panic", "oops", "warning", "timeout" or "no exit status".
+	Reason string
+	// Line is the first console line showing the problem, if any.
+	Line string
+	// Tail is the end of the kernel console.
+	Tail string
+}
+
+func (e *GuestError) Error() string {
+	msg := e.Unwrap().Error()
+	if e.Line != "" {
+		msg += ": " + e.Line
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel matching Reason.
+func (e *GuestError) Unwrap() error {
+	switch e.Reason {
+	case "panic":
+		return ErrPanic
+	case "oops":
+		return ErrOops
+	case "warning":
+		return ErrWarning
+	case "timeout":
+		return ErrTimeout
+	default:
+		return ErrNoExitStatus
+	}
+}
+
+// arch is what differs between guest architectures.
+type arch struct {
+	qemu    string
+	pkg     string // the Debian package with qemu
+	machine elf.Machine
+	goarch  string
+	args    []string // machine and CPU
+	console string   // kernel console device
+	output  string   // the guest's device for the command's output
+}
+
+var arches = map[string]arch{
+	"x86_64": {
+		qemu: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: elf.EM_X86_64, goarch: "amd64",
+		args:    []string{"-machine", "pc"},
+		console: "ttyS0", output: "/dev/ttyS1",
+	},
+}
+
+// withDefaults returns c with its zero fields filled in and checks it.
+func (c Config) withDefaults() (Config, arch, error) {
+	if c.Arch == "" {
+		c.Arch = "x86_64"
+	}
+	a, ok := arches[c.Arch]
+	if !ok {
+		return c, a, fmt.Errorf("check arch %q: only x86_64 guests are supported", c.Arch)
+	}
+	if c.Kernel == "" {
+		return c, a, errors.New("check kernel: no kernel given; pass an uncompressed vmlinux (scripts/fetch-kernels.sh makes them)")
+	}
+	if _, err := os.Stat(c.Kernel); err != nil {
+		return c, a, fmt.Errorf("check kernel: %w", err)
+	}
+	if c.Cmd == "" {
+		return c, a, errors.New("check command: no command to run in the guest")
+	}
+	if c.SMP == 0 {
+		c.SMP = DefaultSMP
+	}
+	if c.MemMB == 0 {
+		c.MemMB = DefaultMemMB
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.SMP < 0 || c.MemMB < 0 || c.Timeout < 0 {
+		return c, a, fmt.Errorf("check config: smp %d, mem %d MiB, timeout %v: must be positive", c.SMP, c.MemMB, c.Timeout)
+	}
+	if c.Icount && c.SMP > 1 {
+		// Measured with qemu 7.2: the guest hangs at "Booting SMP
+		// configuration" when -icount runs more than one vCPU.
+		return c, a, fmt.Errorf("check config: icount with %d CPUs: qemu hangs bringing up the second CPU; use one CPU", c.SMP)
+	}
+	if _, err := envFile(c.Env); err != nil {
+		return c, a, err
+	}
+	if c.Busybox == "" {
+		c.Busybox = DefaultBusybox
+	}
+	if c.Stdout == nil {
+		c.Stdout = io.Discard
+	}
+	if c.QEMU == "" {
+		c.QEMU = a.qemu
+	}
+	return c, a, nil
+}
+
+// Run boots c.Kernel in qemu with a generated initramfs, runs c.Cmd and
+// waits for the guest to power off. The Result is non-nil once qemu has
+// started. A *GuestError reports a panic, oops, warning, timeout or a
+// missing exit status; the Result then still holds whatever was seen.
+// Cancelling ctx kills qemu and returns ctx's error. Temporary files are
+// removed on every path.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	c, a, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	qemu, err := exec.LookPath(c.QEMU)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w: install it (Debian: apt-get install %s)", c.QEMU, ErrNoQEMU, a.pkg)
+	}
+	if err := checkStatic(c.Busybox, a.machine, "busybox", "install Debian's busybox-static or pass a static busybox"); err != nil {
+		return nil, err
+	}
+	kgen := c.KgenBinary
+	switch kgen {
+	case "-":
+		kgen = ""
+	case "":
+		if kgen, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find kgen binary: %w", err)
+		}
+	}
+	if kgen != "" {
+		fix := fmt.Sprintf("rebuild it with CGO_ENABLED=0 GOARCH=%s go build ./cmd/kgen, or boot without it (KgenBinary \"-\", kgen vm --kgen-binary -)", a.goarch)
+		if err := checkStatic(kgen, a.machine, "kgen binary", fix); err != nil {
+			return nil, err
+		}
+	}
+	env, _ := envFile(c.Env) // checked by withDefaults
+
+	initrd, err := os.CreateTemp("", "kgen-initramfs-*.cpio")
+	if err != nil {
+		return nil, fmt.Errorf("create initramfs: %w", err)
+	}
+	defer os.Remove(initrd.Name())
+	err = buildInitramfs(initrd, initramfs{
+		busybox: c.Busybox,
+		kgen:    kgen,
+		init:    fmt.Sprintf(initScript, a.output),
+		files: map[string]string{
+			"/etc/kgen/cmd": c.Cmd,
+			"/etc/kgen/env": env,
+			"/etc/passwd":   "root:x:0:0:root:/root:/bin/sh\n",
+			"/etc/group":    "root:x:0:\n",
+		},
+		adds: c.Adds,
+	})
+	if cerr := initrd.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("build initramfs: %w", err)
+	}
+	return boot(ctx, c, a, qemu, initrd.Name())
+}
+
+// kvmUsable reports whether qemu can use KVM for a guest of arch a.
+func kvmUsable(a arch) bool {
+	if runtime.GOARCH != a.goarch {
+		return false
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// qemuArgs returns qemu's arguments; the console is fd 3 and the output
+// port fd 4 of qemu.
+func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
+	args := []string{
+		// Nothing but what is listed here: no NIC, VGA, floppy, monitor.
+		"-nodefaults", "-no-user-config", "-display", "none",
+		// A reboot (panic=-1 after a panic, or reboot -f) ends qemu.
+		"-no-reboot",
+	}
+	args = append(args, a.args...)
+	if kvm {
+		args = append(args, "-accel", "kvm", "-cpu", "host")
+	} else {
+		args = append(args, "-accel", "tcg", "-cpu", "max")
+	}
+	if c.Icount {
+		// shift=0: one instruction per virtual ns; -seed makes RDRAND
+		// and the other guest randomness qemu supplies repeatable.
+		args = append(args, "-icount", "shift=0", "-seed", "1")
+	}
+	cmdline := []string{
+		"console=" + a.console,
+		// Reboot (and so end qemu) at once on a panic.
+		"panic=-1",
+		// Show warnings (level 4) and worse on the console: oopses and
+		// WARN()s print at the default level 4, which "quiet" would hide.
+		"loglevel=5",
+		// Let the command write to /dev/kmsg without being rate limited.
+		"printk.devkmsg=on",
+		"rdinit=/init",
+	}
+	if c.Append != "" {
+		cmdline = append(cmdline, c.Append)
+	}
+	args = append(args,
+		"-m", strconv.Itoa(c.MemMB),
+		"-smp", strconv.Itoa(c.SMP),
+		"-kernel", c.Kernel,
+		"-initrd", initrd,
+		"-append", strings.Join(cmdline, " "),
+		// Two UARTs: the first the kernel console, the second the
+		// command's output, so each stream stays clean.
+		"-chardev", "file,id=console,path=/dev/fd/3",
+		"-serial", "chardev:console",
+		"-chardev", "file,id=output,path=/dev/fd/4",
+		"-serial", "chardev:output",
+	)
+	return args
+}
+
+// grace is how long qemu may take to exit once the guest reported its
+// status or panicked.
+const grace = 15 * time.Second
+
+// limitedBuffer keeps the first max bytes written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.TrimSpace(string(b.buf))
+}
+
+func boot(ctx context.Context, c Config, a arch, qemu, initrd string) (*Result, error) {
+	conR, conW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create console pipe: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		conR.Close()
+		conW.Close()
+		return nil, fmt.Errorf("create output pipe: %w", err)
+	}
+	qerr := &limitedBuffer{max: 8 << 10}
+	cmd := exec.Command(qemu, qemuArgs(c, a, initrd, !c.Icount && kvmUsable(a))...)
+	cmd.ExtraFiles = []*os.File{conW, outW} // fds 3 and 4
+	cmd.Stdout, cmd.Stderr = qerr, qerr
+	start := time.Now()
+	err = cmd.Start()
+	// qemu holds the write ends now; ours would keep the readers from
+	// ever seeing EOF.
+	conW.Close()
+	outW.Close()
+	if err != nil {
+		conR.Close()
+		outR.Close()
+		return nil, fmt.Errorf("start %s: %w", qemu, err)
+	}
+
+	con := newConsole(c.Console)
+	out := newOutputFilter(c.Stdout)
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() {
+		defer readers.Done()
+		defer conR.Close()
+		_, _ = io.Copy(con, conR)
+		con.finish()
+	}()
+	go func() {
+		defer readers.Done()
+		defer outR.Close()
+		_, _ = io.Copy(out, outR)
+		out.flush()
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	timeout := time.NewTimer(c.Timeout)
+	defer timeout.Stop()
+	var (
+		waitErr  error
+		timedOut bool
+		ctxErr   error
+		deadline <-chan time.Time // set once the guest should be ending
+		bad      = con.bad
+		done     = out.done
+	)
+loop:
+	for {
+		select {
+		case waitErr = <-exited:
+			break loop
+		case <-done:
+			done = nil
+			deadline = time.After(grace)
+		case r := <-bad:
+			if r == "panic" {
+				bad = nil
+				deadline = time.After(grace)
+			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			deadline = nil
+		case <-timeout.C:
+			timedOut = true
+			_ = cmd.Process.Kill()
+		case <-ctx.Done():
+			ctxErr = ctx.Err()
+			_ = cmd.Process.Kill()
+		}
+	}
+	readers.Wait()
+	tail, reason, line := con.result()
+	status, werr := out.exitStatus()
+	res := &Result{ExitCode: status, Console: tail, Duration: time.Since(start)}
+	if ctxErr != nil {
+		return res, fmt.Errorf("run vm: %w", ctxErr)
+	}
+	if werr != nil {
+		return res, fmt.Errorf("write guest output: %w", werr)
+	}
+	switch {
+	case reason != "":
+		// A panic, oops or warning outranks a timeout: it is its cause.
+	case timedOut:
+		reason, line = "timeout", fmt.Sprintf("no exit after %v", c.Timeout)
+	case status < 0:
+		reason = "no exit status"
+		var why []string
+		if waitErr != nil {
+			why = append(why, "qemu: "+waitErr.Error())
+		}
+		if msg := qerr.String(); msg != "" {
+			why = append(why, msg)
+		}
+		if len(tail) == 0 {
+			why = append(why, fmt.Sprintf("the kernel printed nothing: is %s a bootable %s kernel?", c.Kernel, c.Arch))
+		}
+		line = strings.Join(why, ": ")
+	default:
+		return res, nil
+	}
+	return res, &GuestError{Reason: reason, Line: line, Tail: lastLines(tail, tailLines)}
+}
