@@ -76,7 +76,7 @@ func Load(modPath string, params []string, opts *Options) (*State, error) {
 	if err := insmod(o, name, abs, ps); err != nil {
 		return fail(err)
 	}
-	o.logf("loaded module %s", name)
+	o.logf("inserted module %s", name)
 	undo = append(undo, func() error { return rmmod(o, name) })
 
 	inst := path.Join(dirs.tracing, "instances", InstanceName(name))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,14 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	if !isDir(o.host(inst)) {
 		return nil, fmt.Errorf("trace %s: %w: %s does not exist; load the module with `kgen load` first", name, ErrNoInstance, inst)
 	}
+	// The reads of trace_pipe below must not trace themselves: a probe on
+	// vfs_read would otherwise feed itself an event per read, forever.
+	// Pin this goroutine to one thread and hide that thread's events.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	restore := ignoreSelf(o, inst)
+	defer restore()
+
 	before := overruns(o, inst)
 	pipe := o.host(path.Join(inst, "trace_pipe"))
 	fd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -115,6 +124,43 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		return sum, err
 	}
 	return sum, nil
+}
+
+// ignoreSelf adds the calling thread to the instance's
+// set_event_notrace_pid (5.8+) and returns a func restoring the list as it
+// was. Kernels without the file trace the reader too (noted once).
+func ignoreSelf(o *Options, inst string) func() {
+	file := o.host(path.Join(inst, "set_event_notrace_pid"))
+	old, err := os.ReadFile(file)
+	if err != nil {
+		o.logf("note: %s: %v; kgen trace's own reads may show up as events", path.Join(inst, "set_event_notrace_pid"), err)
+		return func() {}
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		o.logf("note: %v; kgen trace's own reads may show up as events", err)
+		return func() {}
+	}
+	_, err = fmt.Fprintf(f, "%d\n", unix.Gettid())
+	f.Close()
+	if err != nil {
+		o.logf("note: write %s: %v; kgen trace's own reads may show up as events", file, err)
+		return func() {}
+	}
+	return func() {
+		// O_TRUNC empties the list; then the old pids go back.
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			o.logf("warning: restore %s: %v", file, err)
+			return
+		}
+		defer f.Close()
+		if pids := strings.Fields(string(old)); len(pids) > 0 {
+			if _, err := f.WriteString(strings.Join(pids, " ") + "\n"); err != nil {
+				o.logf("warning: restore %s: %v", file, err)
+			}
+		}
+	}
 }
 
 // readPipe reads lines from the non-blocking fd, waiting with poll in

@@ -15,9 +15,9 @@ import (
 
 type buildFlags struct {
 	kdir, arch, cross, out, cacheDir, cc string
-	keepSource, verbose               bool
-	jobs                              int
-	makeVars                          []string
+	keepSource, verbose                  bool
+	jobs                                 int
+	makeVars                             []string
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {

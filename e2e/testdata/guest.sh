@@ -33,7 +33,8 @@ head -c 700 /dev/zero >/dev/null
 wait
 sec comm-events
 cat /tmp/comm.json
-kgen unload reads >/dev/null; echo "rc=$?"
+sec comm-unload
+kgen unload reads >/dev/null 2>&1; echo "rc=$?"
 
 # 3. pid filter: only the process whose pid is passed is traced.
 sh -c 'sleep 2; exec dd if=/dev/zero of=/dev/null bs=64 count=2 2>/dev/null' &
@@ -47,7 +48,8 @@ dd if=/dev/zero of=/dev/null bs=32 count=2 2>/dev/null
 wait
 sec pid-events
 cat /tmp/pid.json
-kgen unload reads >/dev/null; echo "rc=$?"
+sec pid-unload
+kgen unload reads >/dev/null 2>&1; echo "rc=$?"
 
 # 4. maxactive 1 and two sleepers: nmissed > 0.
 sec nmissed-load

@@ -246,7 +246,7 @@ static int vfs_read_lat_hist_show(struct seq_file *m, void *v)
 		else
 			scnprintf(range, sizeof(range), "[%llu, %llu)",
 				  1ULL << (b - 1), 1ULL << b);
-		seq_printf(m, "%-44s %12llu |%.*s%*s|\n", range, t->hist[b], bar,
+		seq_printf(m, "%-24s %12llu |%.*s%*s|\n", range, t->hist[b], bar,
 			   "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@", 40 - bar, "");
 	}
 	kfree(t);
