@@ -132,6 +132,9 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 func ignoreSelf(o *Options, inst string) func() {
 	file := o.host(path.Join(inst, "set_event_notrace_pid"))
 	old, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return func() {} // before 5.8: nothing to do about it
+	}
 	if err != nil {
 		o.logf("note: %s: %v; kgen trace's own reads may show up as events", path.Join(inst, "set_event_notrace_pid"), err)
 		return func() {}
