@@ -312,7 +312,11 @@ func TestGuestLostEvents(t *testing.T) {
 	sum, err := Trace(ctx, testmod, &TraceOptions{Options: opts}, func(e Event) error {
 		if first {
 			first = false
-			fire(t, 20000) // while we are not reading
+			// While we are not reading. Another goroutine, so another
+			// thread: Trace hides its own thread's events.
+			done := make(chan struct{})
+			go func() { fire(t, 20000); close(done) }()
+			<-done
 			return nil
 		}
 		if e.Fields["seq"] == int64(20001) {
