@@ -1,0 +1,506 @@
+// Command bench is kgen's benchmark (make bench). It measures, on one
+// kernel (debian-6.1 by default):
+//
+//   - the extra guest instructions per hit of vfs_read for an empty-handler
+//     kretprobe (the floor), a kgen kretprobe that only counts, the same one
+//     emitting its event, and a tracefs r: probe, in one --icount VM boot
+//     (DESIGN.md "Measuring probe cost");
+//   - the host wall time of a cold kgen build, of plain make on the same
+//     generated tree, and of a kgen build cache hit.
+//
+// It prints progress to stderr and one markdown table to stdout. A missed
+// target is marked in the table; only errors make it exit non-zero.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed testdata/count.yaml testdata/floor/floor.c testdata/floor/Kbuild
+var testdata embed.FS
+
+const (
+	// hits is the number of vfs_read calls of the workload: dd with bs=1
+	// reads one byte per read(2).
+	hits     = 200000
+	workload = "dd if=/dev/zero of=/dev/null bs=1 count=200000"
+	// countName is the module name in testdata/count.yaml.
+	countName = "kgbench_count"
+	// floorName is the module built from testdata/floor.
+	floorName = "kgbench_floor"
+)
+
+type options struct {
+	kernels string // $KGEN_KERNELS: holds <kernel>/{kdir,vmlinux}
+	kernel  string // which kernel under kernels
+	kgen    string // the kgen binary (static)
+	spec    string // the spec whose build is timed
+	runs    int    // build timings per kind; the median is reported
+	timeout time.Duration
+	keep    bool // keep the work directory
+}
+
+func main() {
+	if err := run(os.Stdout, os.Stderr, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(stdout, stderr io.Writer, args []string) error {
+	var o options
+	home, _ := os.UserHomeDir()
+	defKernels := os.Getenv("KGEN_KERNELS")
+	if defKernels == "" {
+		defKernels = filepath.Join(home, ".cache", "kgen", "kernels")
+	}
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&o.kernels, "kernels", defKernels, "directory of fetched kernels (scripts/fetch-kernels.sh)")
+	fl.StringVar(&o.kernel, "kernel", "debian-6.1", "kernel under -kernels to measure")
+	fl.StringVar(&o.kgen, "kgen", "bin/kgen", "static kgen binary (make build)")
+	fl.StringVar(&o.spec, "spec", "examples/kretprobe.yaml", "spec whose build times are measured")
+	fl.IntVar(&o.runs, "runs", 3, "runs of each build timing (the median is reported)")
+	fl.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for the VM run")
+	fl.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("parse arguments: unexpected %q; bench takes flags only", fl.Args())
+	}
+	if o.runs < 1 {
+		return errors.New("parse arguments: -runs must be at least 1")
+	}
+	b, err := newBench(o, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.cleanup()
+
+	var r results
+	if err := b.probeCost(&r); err != nil {
+		return err
+	}
+	if err := b.buildTimes(&r); err != nil {
+		return err
+	}
+	r.print(stdout, b)
+	return nil
+}
+
+// bench holds the resolved inputs and the work directory.
+type bench struct {
+	o       options
+	log     io.Writer
+	kgen    string // absolute
+	kdir    string
+	vmlinux string
+	release string
+	cc      string   // the kernel's own gcc when installed
+	makeEnv []string // KEY=VALUE lines of <kernel>/make.env
+	work    string
+}
+
+func newBench(o options, log io.Writer) (*bench, error) {
+	b := &bench{o: o, log: log}
+	var err error
+	if b.kgen, err = filepath.Abs(o.kgen); err != nil {
+		return nil, fmt.Errorf("resolve kgen: %w", err)
+	}
+	if _, err := os.Stat(b.kgen); err != nil {
+		return nil, fmt.Errorf("find kgen: %w; build it with make build", err)
+	}
+	if o.spec, err = filepath.Abs(o.spec); err != nil {
+		return nil, fmt.Errorf("resolve spec: %w", err)
+	}
+	if _, err := os.Stat(o.spec); err != nil {
+		return nil, fmt.Errorf("find spec: %w; give one with -spec", err)
+	}
+	b.o = o
+	kd := filepath.Join(o.kernels, o.kernel)
+	b.kdir = filepath.Join(kd, "kdir")
+	b.vmlinux = filepath.Join(kd, "vmlinux")
+	for _, p := range []string{b.kdir, b.vmlinux} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("find kernel %s: %w; fetch it with scripts/fetch-kernels.sh %s", o.kernel, err, o.kernel)
+		}
+	}
+	if rel, err := os.ReadFile(filepath.Join(kd, "release")); err == nil {
+		b.release = strings.TrimSpace(string(rel))
+	}
+	if env, err := os.ReadFile(filepath.Join(kd, "make.env")); err == nil {
+		for _, l := range strings.Split(string(env), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				b.makeEnv = append(b.makeEnv, l)
+			}
+		}
+	}
+	b.cc = kernelCC(b.kdir)
+	if b.work, err = os.MkdirTemp("", "kgbench-"); err != nil {
+		return nil, fmt.Errorf("create work dir: %w", err)
+	}
+	return b, nil
+}
+
+func (b *bench) cleanup() {
+	if b.o.keep {
+		fmt.Fprintln(b.log, "bench: kept", b.work)
+		return
+	}
+	os.RemoveAll(b.work)
+}
+
+func (b *bench) step(format string, a ...any) {
+	fmt.Fprintf(b.log, "bench: "+format+"\n", a...)
+}
+
+// kernelCC returns gcc-N for the kernel's CONFIG_GCC_VERSION when that
+// compiler is installed, else gcc: the floor module must build with the
+// compiler kgen picks, or the comparison is not like for like.
+func kernelCC(kdir string) string {
+	cfg, err := os.ReadFile(filepath.Join(kdir, ".config"))
+	if err != nil {
+		return "gcc"
+	}
+	m := regexp.MustCompile(`(?m)^CONFIG_GCC_VERSION=(\d+)\d{4}$`).FindSubmatch(cfg)
+	if m == nil {
+		return "gcc"
+	}
+	cc := "gcc-" + string(m[1])
+	if _, err := exec.LookPath(cc); err != nil {
+		return "gcc"
+	}
+	return cc
+}
+
+// results are the raw figures; print derives the table.
+type results struct {
+	base1, base2 int64 // ns (= instructions) of the unprobed workload
+	cfg          map[string]int64
+	cold, make   []time.Duration
+	hit          []time.Duration
+	// The kgen module's counters at unload (count + emit runs).
+	counters                         bool
+	hits, filtered, nmissed, emitted int64
+}
+
+// Configurations of part A, in the order the guest runs them.
+var configs = []struct{ key, label string }{
+	{"floor", "floor: kretprobe, empty handler"},
+	{"count", "kgen kretprobe, counting (events off)"},
+	{"emit", "kgen kretprobe, emitting its event"},
+	{"tracefs", "tracefs `r:` probe, recording"},
+}
+
+// guestScript runs the workload unprobed, under each configuration, and
+// unprobed again, printing "KGBENCH <key> <ns>" per run. Guest time is
+// instructions under --icount, so each run is exact.
+const guestScript = `set -e
+T=/sys/kernel/tracing
+now() { grep -m1 '^now at' /proc/timer_list | sed 's/^now at \([0-9]*\) nsecs.*/\1/'; }
+measure() {
+	a=$(now)
+	` + workload + ` 2>/dev/null
+	b=$(now)
+	echo "KGBENCH $1 $((b - a))"
+}
+measure warmup
+measure base1
+insmod /root/` + floorName + `.ko
+measure floor
+rmmod ` + floorName + `
+kgen load /root/` + countName + `.ko >&2
+echo 0 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
+measure count
+echo 1 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
+measure emit
+kgen unload ` + countName + ` >&2
+mounted=
+if [ ! -e $T/kprobe_events ]; then mount -t tracefs nodev $T; mounted=1; fi
+echo 'r:kgbench vfs_read ret=$retval' >> $T/kprobe_events
+echo 1 > $T/events/kprobes/kgbench/enable
+measure tracefs
+echo 0 > $T/events/kprobes/kgbench/enable
+echo '-:kgbench' >> $T/kprobe_events
+if [ -n "$mounted" ]; then umount $T; fi
+measure base2
+echo KGBENCH done 0
+`
+
+func (b *bench) probeCost(r *results) error {
+	dir := filepath.Join(b.work, "vm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create vm dir: %w", err)
+	}
+	floorKo, err := b.buildFloor()
+	if err != nil {
+		return err
+	}
+	countSpec := filepath.Join(b.work, "count.yaml")
+	if err := copyEmbedded("testdata/count.yaml", countSpec); err != nil {
+		return err
+	}
+	b.step("building %s with kgen", countName)
+	args := []string{"build", countSpec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
+	for _, v := range b.makeEnv {
+		args = append(args, "--make-var", v)
+	}
+	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %w\n%s", countName, err, out)
+	}
+	countKo := filepath.Join(dir, countName+".ko")
+
+	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline (a few minutes)", b.o.kernel, len(configs))
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
+		"--timeout", b.o.timeout.String(), "--kgen-binary", b.kgen,
+		"--add", floorKo+":/root/"+floorName+".ko",
+		"--add", countKo+":/root/"+countName+".ko",
+		"--", guestScript)
+	var guestErr bytes.Buffer
+	cmd.Stderr = &guestErr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("run vm: %w", err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run vm: %w", err)
+	}
+	r.cfg = map[string]int64{}
+	var other strings.Builder
+	done := false
+	sc := bufio.NewScanner(pipe)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 3 || f[0] != "KGBENCH" {
+			other.WriteString(sc.Text() + "\n")
+			continue
+		}
+		ns, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[1] {
+		case "done":
+			done = true
+			continue
+		case "warmup":
+		case "base1":
+			r.base1 = ns
+		case "base2":
+			r.base2 = ns
+		default:
+			r.cfg[f[1]] = ns
+		}
+		b.step("  guest %-8s %d ns (instructions) [%s]", f[1], ns, time.Since(start).Round(time.Second))
+	}
+	werr := cmd.Wait()
+	if werr != nil || !done {
+		return fmt.Errorf("run the benchmark VM: %v; guest output:\n%s%s", werr, other.String(), tail(guestErr.String(), 40))
+	}
+	// kgen unload prints the module's counters (guest stderr reaches the
+	// serial console, so they come on stdout): "vfs_read HITS FILTERED
+	// NMISSED EMITTED". They cover the count and emit runs and check that the
+	// probe saw every read.
+	for _, l := range strings.Split(other.String(), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 5 && f[0] == "vfs_read" {
+			for i, p := range []*int64{&r.hits, &r.filtered, &r.nmissed, &r.emitted} {
+				*p, _ = strconv.ParseInt(f[i+1], 10, 64)
+			}
+			r.counters = true
+			b.step("  guest: %s counters: hits %d, nmissed %d, emitted %d", countName, r.hits, r.nmissed, r.emitted)
+		}
+	}
+	for _, c := range configs {
+		if _, ok := r.cfg[c.key]; !ok {
+			return fmt.Errorf("run the benchmark VM: no figure for %s", c.key)
+		}
+	}
+	return nil
+}
+
+// buildFloor builds testdata/floor with the kernel's Kbuild in the work dir
+// (never in the source tree) and returns the .ko.
+func (b *bench) buildFloor() (string, error) {
+	dir := filepath.Join(b.work, "floor")
+	for _, f := range []string{"floor.c", "Kbuild"} {
+		if err := copyEmbedded("testdata/floor/"+f, filepath.Join(dir, f)); err != nil {
+			return "", err
+		}
+	}
+	b.step("building the floor module with %s", b.cc)
+	args := append([]string{"-C", b.kdir, "M=" + dir, "modules", "CC=" + b.cc}, b.makeEnv...)
+	if out, err := exec.Command("make", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the floor module: %w\n%s", err, tail(string(out), 30))
+	}
+	return filepath.Join(dir, floorName+".ko"), nil
+}
+
+func copyEmbedded(name, dst string) error {
+	data, err := fs.ReadFile(testdata, name)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dst), err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
+}
+
+// buildTimes times, -runs times each: a cold kgen build (fresh cache dir),
+// plain make on a freshly generated tree (feature probes included, as in a
+// cold kgen build), and a kgen build cache hit (whole process).
+func (b *bench) buildTimes(r *results) error {
+	out := filepath.Join(b.work, "out")
+	mv := func(args []string) []string {
+		for _, v := range b.makeEnv {
+			args = append(args, "--make-var", v)
+		}
+		return args
+	}
+	// Cold builds and plain makes alternate, so a change in the host's load
+	// during the run hits both alike.
+	for i := 0; i < b.o.runs; i++ {
+		cache := filepath.Join(b.work, fmt.Sprintf("cache-cold-%d", i))
+		d, err := b.timed(b.kgen, mv([]string{"build", b.o.spec, "--kdir", b.kdir, "-o", out, "--cache-dir", cache})...)
+		if err != nil {
+			return fmt.Errorf("time a cold kgen build: %w", err)
+		}
+		r.cold = append(r.cold, d)
+		b.step("kgen build cold %d/%d: %s", i+1, b.o.runs, ms(d))
+
+		tree := filepath.Join(b.work, fmt.Sprintf("tree-%d", i))
+		if o, err := exec.Command(b.kgen, "generate", b.o.spec, "-o", tree).CombinedOutput(); err != nil {
+			return fmt.Errorf("generate %s: %w\n%s", b.o.spec, err, o)
+		}
+		d, err = b.timed("make", append([]string{"-C", tree, "KDIR=" + b.kdir}, b.makeEnv...)...)
+		if err != nil {
+			return fmt.Errorf("time plain make: %w", err)
+		}
+		r.make = append(r.make, d)
+		b.step("plain make %d/%d: %s", i+1, b.o.runs, ms(d))
+	}
+	// The cache of the last cold run is warm for this spec and kernel.
+	cache := filepath.Join(b.work, fmt.Sprintf("cache-cold-%d", b.o.runs-1))
+	for i := 0; i < b.o.runs; i++ {
+		d, err := b.timed(b.kgen, mv([]string{"build", b.o.spec, "--kdir", b.kdir, "-o", out, "--cache-dir", cache})...)
+		if err != nil {
+			return fmt.Errorf("time a kgen build cache hit: %w", err)
+		}
+		r.hit = append(r.hit, d)
+		b.step("kgen build cache hit %d/%d: %s", i+1, b.o.runs, ms(d))
+	}
+	return nil
+}
+
+func (b *bench) timed(name string, args ...string) (time.Duration, error) {
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(out.String(), 30))
+	}
+	return d, nil
+}
+
+func (r *results) print(w io.Writer, b *bench) {
+	base := float64(r.base1+r.base2) / 2
+	extra := map[string]float64{}
+	for _, c := range configs {
+		extra[c.key] = (float64(r.cfg[c.key]) - base) / hits
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**MISSED**"
+	}
+	cold, mk, hit := median(r.cold), median(r.make), median(r.hit)
+
+	fmt.Fprintf(w, "\n## kgen bench: %s (%s)\n\n", b.o.kernel, b.release)
+	fmt.Fprintf(w, "Probe cost: one `kgen vm --icount` boot (1 instruction = 1 ns), workload `%s` (%d vfs_read hits); "+
+		"extra instructions per hit = (t - baseline) / %d, baseline = mean of the first and last unprobed runs. "+
+		"Build times: host wall time of %s, median of %d runs.\n\n", workload, hits, hits, filepath.Base(b.o.spec), b.o.runs)
+	fmt.Fprintln(w, "| measurement | value | target | ratio | status |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	fmt.Fprintf(w, "| baseline, unprobed (first / last / mean) | %d / %d / %.0f ns | | | |\n", r.base1, r.base2, base)
+	fl, ct, em, tr := extra["floor"], extra["count"], extra["emit"], extra["tracefs"]
+	fmt.Fprintf(w, "| %s | %.0f instr/hit | | | |\n", configs[0].label, fl)
+	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= 1.1 x floor (%.0f) | %.2f x floor | %s |\n", configs[1].label, ct, 1.1*fl, ct/fl, met(ct <= 1.1*fl))
+	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= tracefs `r:` (%.0f) | %.2f x tracefs | %s |\n", configs[2].label, em, tr, em/tr, met(em <= tr))
+	fmt.Fprintf(w, "| %s | %.0f instr/hit | | | |\n", configs[3].label, tr)
+	if r.counters {
+		ok := r.hits >= 2*hits && r.emitted >= hits && r.nmissed == 0
+		fmt.Fprintf(w, "| kgen module counters at unload (count + emit runs) | hits %d, emitted %d, nmissed %d | hits >= %d, emitted >= %d, nmissed 0 | | %s |\n",
+			r.hits, r.emitted, r.nmissed, 2*hits, hits, map[bool]string{true: "ok", false: "**CHECK**"}[ok])
+	}
+	fmt.Fprintf(w, "| kgen build, cold (fresh cache) | %s (%s) | <= 1.15 x plain make (%s) | %.2f x make | %s |\n",
+		ms(cold), msList(r.cold), ms(time.Duration(1.15*float64(mk))), float64(cold)/float64(mk), met(float64(cold) <= 1.15*float64(mk)))
+	fmt.Fprintf(w, "| plain make on the generated tree (probes included) | %s (%s) | | | |\n", ms(mk), msList(r.make))
+	fmt.Fprintf(w, "| kgen build, cache hit (whole process) | %s (%s) | <= 50 ms | %.2f x target | %s |\n",
+		ms(hit), msList(r.hit), float64(hit)/float64(50*time.Millisecond), met(hit <= 50*time.Millisecond))
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+func msList(d []time.Duration) string {
+	var s []string
+	for _, x := range d {
+		s = append(s, ms(x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func tail(s string, n int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n") + "\n"
+}
