@@ -80,10 +80,8 @@ func (kretprobeKind) Files(s spec.Spec, h Header, out Output) ([]string, error) 
 	d := krpData{Header: h, Upper: strings.ToUpper(h.Name)}
 	for i, p := range k.Probes {
 		path := fmt.Sprintf("probes[%d]", i)
+		// ID and the retval defaults come from spec's Default.
 		id := p.ID
-		if id == "" {
-			id = strings.ReplaceAll(p.Function, ".", "_")
-		}
 		kp := krpProbe{
 			Path:      path,
 			ID:        id,
@@ -104,14 +102,7 @@ func (kretprobeKind) Files(s spec.Spec, h Header, out Output) ([]string, error) 
 		}
 		kp.Fields = append(kp.Fields, kp.Args...)
 		if p.Retval != nil {
-			name, typ := p.Retval.Name, p.Retval.Type
-			if name == "" {
-				name = "ret"
-			}
-			if typ == "" {
-				typ = "long"
-			}
-			f, err := field(name, typ, path+".retval", 0)
+			f, err := field(p.Retval.Name, p.Retval.Type, path+".retval", 0)
 			if err != nil {
 				return nil, err
 			}
