@@ -36,7 +36,7 @@ var fieldKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
 // ParseLine parses one trace_pipe line in kgen's event format: space
 // separated key=value fields, decimal integers, 0x pointers, comm="..."
-// quoted, and an optional last stack=0x..,0x.. field.
+// quoted, and a stack=0x..,0x.. or stack={0x..,0x..} field.
 func ParseLine(line string) (Event, error) {
 	line = strings.TrimSpace(line)
 	m := headerRE.FindStringSubmatch(line)
@@ -133,8 +133,15 @@ func parseValue(v string) any {
 	return v
 }
 
+// parseStack reads "0x1,0x2" or __print_array's "{0x1,0x2}".
 func parseStack(v string) ([]uint64, error) {
 	st := []uint64{}
+	if inner, ok := strings.CutPrefix(v, "{"); ok {
+		if inner, ok = strings.CutSuffix(inner, "}"); !ok {
+			return nil, fmt.Errorf("stack %q: unterminated {", trunc(v))
+		}
+		v = inner
+	}
 	if v == "" {
 		return st, nil
 	}

@@ -402,6 +402,15 @@ func TestStatsTable(t *testing.T) {
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
+	// Only the columns some probe has (an otst module has none of the
+	// kretprobe counters).
+	ps, err = ParseStats(strings.NewReader("otst armed 2\notst triggers 7\n"))
+	must(t, err)
+	b.Reset()
+	must(t, (&Stats{Probes: ps}).WriteTable(&b))
+	if want := "probe  armed  triggers\notst       2         7\n"; b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
 	if _, err := ParseStats(strings.NewReader("a hits x\n")); err == nil {
 		t.Error("bad value accepted")
 	}

@@ -114,7 +114,20 @@ var knownCounters = []string{"hits", "filtered", "nmissed", "emitted"}
 // WriteTable prints the counters as a table, one row per probe, then the
 // histograms.
 func (s *Stats) WriteTable(w io.Writer) error {
-	cols := slices.Clone(knownCounters)
+	// The known counters first, in their order, then the others as
+	// they come; a column only when some probe has the counter.
+	has := map[string]bool{}
+	var cols []string
+	for _, p := range s.Probes {
+		for _, c := range p.Counters {
+			has[c.Name] = true
+		}
+	}
+	for _, c := range knownCounters {
+		if has[c] {
+			cols = append(cols, c)
+		}
+	}
 	for _, p := range s.Probes {
 		for _, c := range p.Counters {
 			if !slices.Contains(cols, c.Name) {

@@ -7,5 +7,5 @@ import "embed"
 // FS holds every kind's templates (<kind>/*.tmpl), the shared ones
 // (common/*.tmpl) and the feature probes (features/*.c, features/*.sym).
 //
-//go:embed common kretprobe features
+//go:embed common kretprobe otst features
 var FS embed.FS
