@@ -5,6 +5,8 @@
 //     kretprobe (the floor), a kgen kretprobe that only counts, the same one
 //     emitting its event, and a tracefs r: probe, in one --icount VM boot
 //     (DESIGN.md "Measuring probe cost");
+//   - in the same boot, the cost per hit left by an otst module after its
+//     one-time probe on vfs_read fired: the probe is gone, so ~0;
 //   - the host wall time of a cold kgen build, of plain make on the same
 //     generated tree, and of a kgen build cache hit.
 //
@@ -44,6 +46,8 @@ const (
 	countName = "kgbench_count"
 	// floorName is the module built from testdata/floor.
 	floorName = "kgbench_floor"
+	// otstSpec is the otst example; its module is otst.
+	otstSpec = "examples/otst.yaml"
 )
 
 type options struct {
@@ -199,6 +203,9 @@ type results struct {
 	// The kgen module's counters at unload (count + emit runs).
 	counters                         bool
 	hits, filtered, nmissed, emitted int64
+	// otstLeft is the number of vfs_read kprobes still registered after
+	// otst's shot (-1 until the guest reports it).
+	otstLeft int64
 }
 
 // Configurations of part A, in the order the guest runs them.
@@ -207,6 +214,8 @@ var configs = []struct{ key, label string }{
 	{"count", "kgen kretprobe, counting (events off)"},
 	{"emit", "kgen kretprobe, emitting its event"},
 	{"tracefs", "tracefs `r:` probe, recording"},
+	{"otst_idle", "otst loaded, nothing armed"},
+	{"otst_fired", "otst after its one-time probe on vfs_read fired"},
 }
 
 // guestScript runs the workload unprobed, under each configuration, and
@@ -240,6 +249,14 @@ measure tracefs
 echo 0 > $T/events/kprobes/kgbench/enable
 echo '-:kgbench' >> $T/kprobe_events
 if [ -n "$mounted" ]; then umount $T; fi
+kgen load /root/otst.ko >&2
+measure otst_idle
+echo -n vfs_read > /proc/driver/otst
+n=0
+while grep -q ' vfs_read+' /sys/kernel/debug/kprobes/list && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+echo "KGBENCH otst_left $(grep -c ' vfs_read+' /sys/kernel/debug/kprobes/list || true)"
+measure otst_fired
+kgen unload otst >&2
 measure base2
 echo KGBENCH done 0
 `
@@ -266,6 +283,19 @@ func (b *bench) probeCost(r *results) error {
 		return fmt.Errorf("build %s: %w\n%s", countName, err, out)
 	}
 	countKo := filepath.Join(dir, countName+".ko")
+	otstSrc, err := filepath.Abs(otstSpec)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", otstSpec, err)
+	}
+	b.step("building otst with kgen")
+	args = []string{"build", otstSrc, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
+	for _, v := range b.makeEnv {
+		args = append(args, "--make-var", v)
+	}
+	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %w; run bench from the repository root\n%s", otstSpec, err, out)
+	}
+	otstKo := filepath.Join(dir, "otst.ko")
 
 	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline (a few minutes)", b.o.kernel, len(configs))
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
@@ -274,6 +304,7 @@ func (b *bench) probeCost(r *results) error {
 		"--timeout", b.o.timeout.String(), "--kgen-binary", b.kgen,
 		"--add", floorKo+":/root/"+floorName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
+		"--add", otstKo+":/root/otst.ko",
 		"--", guestScript)
 	var guestErr bytes.Buffer
 	cmd.Stderr = &guestErr
@@ -286,6 +317,7 @@ func (b *bench) probeCost(r *results) error {
 		return fmt.Errorf("run vm: %w", err)
 	}
 	r.cfg = map[string]int64{}
+	r.otstLeft = -1
 	var other strings.Builder
 	done := false
 	sc := bufio.NewScanner(pipe)
@@ -304,6 +336,9 @@ func (b *bench) probeCost(r *results) error {
 			done = true
 			continue
 		case "warmup":
+		case "otst_left":
+			r.otstLeft = ns
+			continue
 		case "base1":
 			r.base1 = ns
 		case "base2":
@@ -455,6 +490,11 @@ func (r *results) print(w io.Writer, b *bench) {
 	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= 1.1 x floor (%.0f) | %.2f x floor | %s |\n", configs[1].label, ct, 1.1*fl, ct/fl, met(ct <= 1.1*fl))
 	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= tracefs `r:` (%.0f) | %.2f x tracefs | %s |\n", configs[2].label, em, tr, em/tr, met(em <= tr))
 	fmt.Fprintf(w, "| %s | %.0f instr/hit | | | |\n", configs[3].label, tr)
+	oi, of := extra["otst_idle"], extra["otst_fired"]
+	noise := float64(r.base2-r.base1) / hits
+	fmt.Fprintf(w, "| %s | %.1f instr/hit | | %.3f x floor | |\n", configs[4].label, oi, oi/fl)
+	fmt.Fprintf(w, "| %s | %.1f instr/hit | <= 0.01 x floor (%.1f) | %.3f x floor | %s |\n", configs[5].label, of, 0.01*fl, of/fl, met(of <= 0.01*fl && r.otstLeft == 0))
+	fmt.Fprintf(w, "| vfs_read kprobes left after the shot / baseline drift (last - first) | %d / %.1f instr/hit | 0 | | |\n", r.otstLeft, noise)
 	if r.counters {
 		ok := r.hits >= 2*hits && r.emitted >= hits && r.nmissed == 0
 		fmt.Fprintf(w, "| kgen module counters at unload (count + emit runs) | hits %d, emitted %d, nmissed %d | hits >= %d, emitted >= %d, nmissed 0 | | %s |\n",

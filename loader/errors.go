@@ -16,7 +16,7 @@ var (
 	ErrSignature      = errors.New("module signature rejected")
 	ErrPermission     = errors.New("not permitted to load or unload modules")
 	ErrBadModule      = errors.New("kernel rejected the module")
-	ErrUnknownSymbol  = errors.New("module uses an unknown symbol")
+	ErrUnknownSymbol  = errors.New("module needs or probes a symbol the kernel lacks")
 	ErrBusy           = errors.New("module in use")
 	ErrNoTracefs      = errors.New("tracefs not available")
 	ErrNoInstance     = errors.New("no kgen tracefs instance")
@@ -95,7 +95,8 @@ func loadError(name string, err error, klog string) error {
 			"or a bad parameter); rebuild with `kgen build --kdir` for the running kernel; " + dmesg
 	case errors.Is(err, unix.ENOENT):
 		me.Kind = ErrUnknownSymbol
-		me.Hint = "the kernel lacks a symbol the module needs (or a dependency is not loaded); " + dmesg
+		me.Hint = "the kernel lacks a symbol the module links against or probes (or a dependency is " +
+			"not loaded); the module's own lines in the kernel log name it; " + dmesg
 	default:
 		me.Hint = dmesg
 	}
@@ -121,13 +122,19 @@ func unloadError(name string, err error) error {
 }
 
 // klogLines returns the last few kernel log lines that mention name.
-func klogLines(o *Options, name string) string {
+func klogLines(o *Options, name, mark string) string {
 	b, err := o.Klog()
 	if err != nil || len(b) == 0 {
 		return ""
 	}
+	log := string(b)
+	// Only what the kernel logged since the load began, when the line
+	// logged last before it is still in the buffer.
+	if i := strings.LastIndex(log, mark); mark != "" && i >= 0 {
+		log = log[i+len(mark):]
+	}
 	var hits []string
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, name) {
 			hits = append(hits, "  "+strings.TrimSpace(l))
 		}
@@ -136,4 +143,15 @@ func klogLines(o *Options, name string) string {
 		hits = hits[len(hits)-5:]
 	}
 	return strings.Join(hits, "\n")
+}
+
+// klogMark returns the kernel log's last line (with its timestamp), to
+// tell later lines from earlier ones; "" when the log is unreadable.
+func klogMark(o *Options) string {
+	b, err := o.Klog()
+	if err != nil {
+		return ""
+	}
+	s := strings.TrimRight(string(b), "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }

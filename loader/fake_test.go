@@ -60,16 +60,17 @@ func must(t *testing.T, err error) {
 // asked for and lays out sysfs/debugfs/tracefs as plain directories. It
 // tests kgen's own bookkeeping; kernel behaviour is tested in the VM.
 type fakeSys struct {
-	t       *testing.T
-	root    string
-	opts    *Options
-	modules []string
-	mounts  []Mount // kernel-view targets, fstype
-	calls   []string
-	fail    map[string]error // call name -> error to return
-	busy    map[string]int   // call name -> how many EBUSY before success
-	release string
-	noFinit bool
+	t         *testing.T
+	root      string
+	opts      *Options
+	modules   []string
+	mounts    []Mount // kernel-view targets, fstype
+	calls     []string
+	fail      map[string]error // call name -> error to return
+	busy      map[string]int   // call name -> how many EBUSY before success
+	release   string
+	noFinit   bool
+	klogReads int
 }
 
 const fakeRelease = "6.1.0-56-amd64"
@@ -95,9 +96,17 @@ func newFakeSys(t *testing.T, premounted ...Mount) *fakeSys {
 		Unmount:      f.unmount,
 		Mkdir:        f.mkdir,
 		Rmdir:        f.rmdir,
-		Klog:         func() ([]byte, error) { return []byte("[1.0] kgen_testmod: Unknown symbol foo (err -2)\n"), nil },
-		Sleep:        func(time.Duration) {},
-		Now:          func() time.Time { return time.Unix(1700000000, 0) },
+		// The first read is the log before the load; later reads add the
+		// load's line, as the kernel would.
+		Klog: func() ([]byte, error) {
+			f.klogReads++
+			if f.klogReads == 1 {
+				return []byte("[0.5] kgen_testmod: an earlier load\n"), nil
+			}
+			return []byte("[0.5] kgen_testmod: an earlier load\n[1.0] kgen_testmod: Unknown symbol foo (err -2)\n"), nil
+		},
+		Sleep: func(time.Duration) {},
+		Now:   func() time.Time { return time.Unix(1700000000, 0) },
 	}
 	for _, m := range premounted {
 		f.mounts = append(f.mounts, m)

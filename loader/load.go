@@ -121,6 +121,7 @@ func insmod(o *Options, name, modPath, params string) error {
 		return fmt.Errorf("load module %s: %w", name, err)
 	}
 	defer f.Close()
+	mark := klogMark(o)
 	err = o.FinitModule(int(f.Fd()), params, 0)
 	if errors.Is(err, unix.ENOSYS) {
 		// Kernels before 3.8 have no finit_module.
@@ -133,7 +134,7 @@ func insmod(o *Options, name, modPath, params string) error {
 	if err != nil {
 		var hint string
 		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EPERM) {
-			hint = klogLines(o, name)
+			hint = klogLines(o, name, mark)
 		}
 		return loadError(name, err, hint)
 	}

@@ -1,9 +1,13 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFormatParams(t *testing.T) {
@@ -104,5 +108,31 @@ func TestModInfoAndVermagic(t *testing.T) {
 	}
 	if err := CheckVermagic(p, mi, "6.12.117+deb13-rt-amd64"); !errors.Is(err, ErrVermagic) {
 		t.Errorf("mismatch: %v", err)
+	}
+}
+
+// TestReadPipeDrainsAfterCancel: lines already in the pipe when the
+// context ends (Ctrl-C, --duration) are still delivered.
+func TestReadPipeDrainsAfterCancel(t *testing.T) {
+	var p [2]int
+	must(t, unix.Pipe2(p[:], unix.O_NONBLOCK))
+	defer unix.Close(p[0])
+	if _, err := unix.Write(p[1], []byte("a\nb\nc\n")); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(p[1])
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var got []string
+	start := time.Now()
+	err := readPipe(ctx, p[0], 50*time.Millisecond, func(l string) error {
+		got = append(got, l)
+		return nil
+	})
+	if err != nil || strings.Join(got, ",") != "a,b,c" {
+		t.Errorf("readPipe after cancel = %q, %v; want a,b,c", got, err)
+	}
+	if d := time.Since(start); d > drainLimit {
+		t.Errorf("drain took %v", d)
 	}
 }

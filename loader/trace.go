@@ -166,15 +166,58 @@ func ignoreSelf(o *Options, inst string) func() {
 	}
 }
 
-// readPipe reads lines from the non-blocking fd, waiting with poll in
-// slices of interval so that a done ctx ends it promptly.
+// drainLimit bounds the last read after the context ends: what the ring
+// buffer already holds is printed, but a busy probe cannot keep the
+// reader from exiting.
+const drainLimit = 2 * time.Second
+
+// readPipe calls line for every line of the non-blocking trace_pipe fd
+// until ctx ends, then for what is still buffered (for up to drainLimit),
+// so events recorded before a Ctrl-C or the end of --duration are not
+// dropped.
 func readPipe(ctx context.Context, fd int, interval time.Duration, line func(string) error) error {
 	buf := make([]byte, 64*1024)
 	var pending []byte
 	ms := int(interval / time.Millisecond)
+	// readAll reads until the pipe is empty, while more is true; it
+	// reports whether it read anything.
+	readAll := func(more func() bool) (bool, error) {
+		got := false
+		for more() {
+			r, err := unix.Read(fd, buf)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if errors.Is(err, unix.EAGAIN) || (err == nil && r == 0) {
+				break
+			}
+			if err != nil {
+				return got, fmt.Errorf("read trace_pipe: %w", err)
+			}
+			got = true
+			pending = append(pending, buf[:r]...)
+			for {
+				i := bytes.IndexByte(pending, '\n')
+				if i < 0 {
+					break
+				}
+				if err := line(string(pending[:i])); err != nil {
+					return got, err
+				}
+				pending = pending[i+1:]
+			}
+			pending = append([]byte(nil), pending...)
+		}
+		return got, nil
+	}
+	drain := func() error {
+		end := time.Now().Add(drainLimit)
+		_, err := readAll(func() bool { return time.Now().Before(end) })
+		return err
+	}
 	for {
 		if ctx.Err() != nil {
-			return nil
+			return drain()
 		}
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, ms)
@@ -187,38 +230,16 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 		if n == 0 {
 			continue
 		}
-		got := false
-		for ctx.Err() == nil {
-			r, err := unix.Read(fd, buf)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if errors.Is(err, unix.EAGAIN) || (err == nil && r == 0) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read trace_pipe: %w", err)
-			}
-			got = true
-			pending = append(pending, buf[:r]...)
-			for {
-				i := bytes.IndexByte(pending, '\n')
-				if i < 0 {
-					break
-				}
-				if err := line(string(pending[:i])); err != nil {
-					return err
-				}
-				pending = pending[i+1:]
-			}
-			pending = append([]byte(nil), pending...)
+		got, err := readAll(func() bool { return ctx.Err() == nil })
+		if err != nil {
+			return err
 		}
 		if !got {
 			// Readable but nothing to read (a regular file at EOF, or a
 			// spurious wakeup): do not spin.
 			select {
 			case <-ctx.Done():
-				return nil
+				return drain()
 			case <-time.After(interval / 4):
 			}
 		}

@@ -61,6 +61,16 @@
 // repeatable instruction counts; qemu 7.2 hangs bringing up a second CPU
 // under -icount, so Icount needs SMP 1.
 //
+// SMP guests under TCG run with -accel tcg,thread=single (all vCPUs
+// interleaved on one host thread) unless Config.MTTCG is set. qemu 7.2's
+// multi-threaded TCG mishandles cross-modifying code: arming a kprobe, or
+// patching a static key, while another vCPU runs the patched code oopsed
+// 14 of 17 -smp 2 boots measured here, every one on 6.12 (a jump to
+// address 0, or "Unrecoverable kprobe"). Single-threaded, it was 0 of 14,
+// at about 1.7 times the run time. After a panic, oops or warning the run
+// has failed, and the guest gets a grace period of 15 s, not the whole
+// timeout, to finish.
+//
 // Only x86_64 guests are supported. qemu's arm64 virt machine has one
 // PL011 UART, so an arm64 guest would have to share the console between
 // kernel messages and command output, or load virtio-console as a module.

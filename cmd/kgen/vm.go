@@ -20,7 +20,7 @@ type vmFlags struct {
 	adds, env                               []string
 	smp, mem                                int
 	timeout                                 time.Duration
-	icount, console                         bool
+	icount, console, mttcg                  bool
 }
 
 func newVMCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -67,6 +67,7 @@ extracts it): a bzImage works but decompressing it under TCG costs 10 s.
 	fl.IntVar(&f.smp, "smp", vm.DefaultSMP, "guest CPUs")
 	fl.IntVar(&f.mem, "mem", vm.DefaultMemMB, "guest memory in MiB")
 	fl.DurationVar(&f.timeout, "timeout", vm.DefaultTimeout, "limit for the whole run, boot included")
+	fl.BoolVar(&f.mttcg, "mttcg", false, "run --smp guests under multi-threaded TCG (faster; qemu 7.2 then crashes guests that patch live code, e.g. arm kprobes)")
 	fl.BoolVar(&f.icount, "icount", false, "deterministic guest time: qemu -icount shift=0 (1 instruction = 1 ns); needs --smp 1")
 	fl.StringVar(&f.appendArgs, "append", "", "extra kernel command-line arguments (after kgen's, so they override them)")
 	fl.StringArrayVar(&f.env, "env", nil, "export NAME=VALUE in the guest; repeatable")
@@ -88,6 +89,7 @@ func runVM(cmd *cobra.Command, f vmFlags, guestCmd string, stdout, stderr io.Wri
 		MemMB:      f.mem,
 		Timeout:    f.timeout,
 		Icount:     f.icount,
+		MTTCG:      f.mttcg,
 		Append:     f.appendArgs,
 		Cmd:        guestCmd,
 		KgenBinary: f.kgenBinary,

@@ -1,0 +1,277 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// otstEvent is an otst_trigger line of kgen trace --json.
+type otstEvent struct {
+	Event  string         `json:"event"`
+	CPU    int            `json:"cpu"`
+	Fields map[string]any `json:"fields"`
+	Stack  []string       `json:"stack"`
+}
+
+func otstEvents(t *testing.T, s string) []otstEvent {
+	t.Helper()
+	var evs []otstEvent
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var e otstEvent
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("kgen trace --json line %q: %v", l, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// TestVMOtst boots every kernel once with two CPUs and runs otst.sh: the
+// README flow, exactly-once under SMP, every bad input's errno, load-time
+// symbols, 100 arm/trigger cycles and an unload with probes armed.
+func TestVMOtst(t *testing.T) {
+	for _, name := range kernelNames {
+		t.Run(name, func(t *testing.T) {
+			k := need(t, name, "KGEN_REQUIRE_VM")
+			if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+				if os.Getenv("KGEN_REQUIRE_VM") == "1" {
+					t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+				}
+				t.Skip("qemu-system-x86_64 not found")
+			}
+			out := t.TempDir()
+			args := []string{"vm", "--kernel", k.Vmlinux, "--smp", "2", "--timeout", "6m",
+				"--add", "testdata/otst.sh:/root/otst.sh"}
+			for _, spec := range []string{"../examples/otst.yaml", "testdata/otst3.yaml"} {
+				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {
+					t.Fatalf("kgen build %s: %v\n%s", spec, err, o)
+				}
+			}
+			for _, ko := range []string{"otst.ko", "otst3.ko"} {
+				args = append(args, "--add", filepath.Join(out, ko)+":/root/"+ko)
+			}
+			args = append(args, "--", "sh /root/otst.sh")
+			o, err := kgen(t, args...)
+			if err != nil {
+				t.Fatalf("kgen vm: %v\n%s", err, o)
+			}
+			s := sections(o)
+			if _, ok := s["end"]; !ok {
+				t.Fatalf("guest script did not finish:\n%s", o)
+			}
+			checkOtst(t, s)
+			if t.Failed() || testing.Verbose() {
+				t.Logf("guest output:\n%s", o)
+			}
+		})
+	}
+}
+
+func countRE(re, s string) int { return len(regexp.MustCompile(re).FindAllString(s, -1)) }
+
+func checkOtst(t *testing.T, s map[string]string) {
+	if got := strings.TrimSpace(s["cpus"]); got != "2" {
+		t.Errorf("guest has %q CPUs, want 2", got)
+	}
+	if !strings.Contains(s["load"], "rc=0") {
+		t.Fatalf("kgen load otst.ko failed:\n%s", s["load"])
+	}
+
+	// 1. The README flow.
+	if n := strings.Count(s["readme-arm"], "rc=0"); n != 2 {
+		t.Errorf("arming ksys_sync and vfs_fsync: %d of 2 writes succeeded:\n%s", n, s["readme-arm"])
+	}
+	if s["readme-list"] != "ksys_sync\nvfs_fsync\n" {
+		t.Errorf("cat after arming = %q, want ksys_sync and vfs_fsync", s["readme-list"])
+	}
+	after, disarmed, _ := strings.Cut(s["readme-after"], "-- disarm\n")
+	if after != "vfs_fsync\n" {
+		t.Errorf("cat after sync = %q, want only vfs_fsync (the fired ksys_sync gone)", after)
+	}
+	if !strings.HasPrefix(disarmed, "rc=0\n") || strings.TrimPrefix(disarmed, "rc=0\n") != "" {
+		t.Errorf("-vfs_fsync then cat = %q, want rc=0 and an empty list", disarmed)
+	}
+	dm := s["readme-dmesg"]
+	for _, want := range []string{"otst: symbol ksys_sync registered!", "otst: symbol ksys_sync unregistered!",
+		"otst: symbol vfs_fsync registered!", "otst: symbol vfs_fsync unregistered!", "Call Trace:"} {
+		if c := strings.Count(dm, want); c != 1 {
+			t.Errorf("kernel log has %q %d times, want once:\n%s", want, c, dm)
+		}
+	}
+	trig := regexp.MustCompile(`otst: triggered stacktrace for symbol ksys_sync at 0x([0-9a-f]+):`).FindAllStringSubmatch(dm, -1)
+	if len(trig) != 1 {
+		t.Errorf("kernel log has %d traces of ksys_sync, want 1:\n%s", len(trig), dm)
+	} else if m := regexp.MustCompile(`(?m)^([0-9a-f]+) T ksys_sync$`).FindStringSubmatch(s["kallsyms"]); m != nil {
+		sym, _ := strconv.ParseUint(m[1], 16, 64)
+		at, _ := strconv.ParseUint(trig[0][1], 16, 64)
+		if at < sym || at >= sym+16 {
+			t.Errorf("trace says ksys_sync at %#x; kallsyms has it at %#x", at, sym)
+		}
+	} else {
+		t.Errorf("no ksys_sync in kallsyms:\n%s", s["kallsyms"])
+	}
+	evs := otstEvents(t, s["readme-events"])
+	if len(evs) != 1 {
+		t.Errorf("%d otst events for one armed ksys_sync, want 1:\n%s", len(evs), s["readme-events"])
+	}
+	for _, e := range evs {
+		if e.Event != "otst_trigger" || e.Fields["symbol"] != "ksys_sync" || e.Fields["comm"] != "sync" || e.Fields["shot"] != 1.0 {
+			t.Errorf("event %+v, want otst_trigger of ksys_sync by sync, shot 1", e)
+		}
+		if c, ok := e.Fields["cpu"].(float64); !ok || int(c) != e.CPU {
+			t.Errorf("event cpu field %v, recorded on CPU %d", e.Fields["cpu"], e.CPU)
+		}
+		if len(e.Stack) < 2 || !strings.HasPrefix(e.Stack[0], "ksys_sync+") {
+			t.Errorf("event stack %q, want symbolised frames from ksys_sync outwards", e.Stack)
+		}
+	}
+	if !strings.Contains(s["readme-trace-summary"], "1 events seen, 0 events lost") {
+		t.Errorf("trace summary: %s", s["readme-trace-summary"])
+	}
+
+	// 2. Exactly once under SMP: 20 armings of otst, 5 of otst3 (3 shots).
+	one, three, _ := strings.Cut(s["smp"], "-- shots 3\n")
+	if n := strings.Count(one, "rc=0"); n != 21 { // load + 20 arms
+		t.Errorf("SMP: %d of 21 loads and arms succeeded:\n%s", n, one)
+	}
+	if n := strings.Count(one, "left=[]"); n != 20 {
+		t.Errorf("SMP: the list emptied after %d of 20 armings:\n%s", n, one)
+	}
+	if n, m := strings.Count(three, "rc=0"), strings.Count(three, "left=[]"); n != 5 || m != 5 {
+		t.Errorf("SMP shots 3: %d arms, %d emptied; want 5 and 5:\n%s", n, m, three)
+	}
+	sd := s["smp-dmesg"]
+	if n := countRE(`\] otst: triggered stacktrace for symbol write_null at`, sd); n != 20 {
+		t.Errorf("SMP: %d traces in the kernel log for 20 one-shot armings, want 20", n)
+	}
+	if n := countRE(`\] otst3: triggered stacktrace for symbol write_null at`, sd); n != 15 {
+		t.Errorf("SMP: %d traces in the kernel log for 5 armings of 3 shots, want 15", n)
+	}
+	if r, u := countRE(`\] otst: symbol write_null registered!`, sd), countRE(`\] otst: symbol write_null unregistered!`, sd); r != 20 || u != 20 {
+		t.Errorf("SMP: %d registered, %d unregistered lines; want 20 each", r, u)
+	}
+	shots := map[float64]int{}
+	cpus := map[int]int{}
+	smpEvs := otstEvents(t, s["smp-events"])
+	for _, e := range smpEvs {
+		if e.Fields["symbol"] != "write_null" || e.Fields["shot"] != 1.0 {
+			t.Errorf("SMP event %+v, want write_null shot 1", e)
+		}
+		cpus[e.CPU]++
+	}
+	if len(smpEvs) != 20 {
+		t.Errorf("SMP: %d events for 20 one-shot armings, want 20", len(smpEvs))
+	}
+	smp3 := otstEvents(t, s["smp3-events"])
+	for _, e := range smp3 {
+		shot, _ := e.Fields["shot"].(float64)
+		shots[shot]++
+	}
+	if len(smp3) != 15 || shots[1] != 5 || shots[2] != 5 || shots[3] != 5 {
+		t.Errorf("SMP shots 3: %d events, by shot %v; want 15, 5 of each", len(smp3), shots)
+	}
+	late := regexp.MustCompile(`otst late_hits (\d+)`).FindStringSubmatch(s["smp-stats"])
+	if late == nil || late[1] == "0" {
+		t.Errorf("SMP: no hits after the last shot, so the test did not race:\n%s", s["smp-stats"])
+	}
+	t.Logf("SMP: traces taken on CPUs %v; calls after the last shot: %s", cpus, late)
+	if !strings.Contains(s["smp-pending-unload"], "rc=0 \n") || !strings.HasSuffix(s["smp-pending-unload"], "rc=0\n") {
+		t.Errorf("arm then unload at once:\n%s", s["smp-pending-unload"])
+	}
+
+	// 3. Bad inputs.
+	if !strings.Contains(s["bad-load"], "rc=0") {
+		t.Fatalf("kgen load otst3.ko failed:\n%s", s["bad-load"])
+	}
+	const (
+		einval = "Invalid argument"
+		enoent = "No such file or directory"
+	)
+	want := []struct{ label, result string }{
+		{"empty", einval}, {"dash", einval}, {"long600", "File name too long"}, {"long4096", "File name too long"},
+		{"nosuch", enoent}, {"blacklisted", einval}, {"space", einval}, {"semicolon", einval},
+		{"newline-inside", einval}, {"digit", einval}, {"colon", einval}, {"binary", einval},
+		{"first", "rc=0"}, {"twice", "File exists"}, {"second", "rc=0"}, {"full", "No space left on device"},
+		{"disarm-unarmed", enoent}, {"clear", "rc=0"},
+	}
+	got := map[string]string{}
+	lines := strings.Split(s["bad"], "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		got[lines[i]] = lines[i+1]
+	}
+	rejected := 0
+	for _, w := range want {
+		g, ok := got[w.label]
+		switch {
+		case !ok:
+			t.Errorf("bad input %s: no result in\n%s", w.label, s["bad"])
+		case w.result == "rc=0" && !strings.HasPrefix(g, "rc=0"):
+			t.Errorf("input %s: %q, want success", w.label, g)
+		case w.result != "rc=0" && (!strings.HasPrefix(g, "rc=1") || !strings.HasSuffix(g, w.result)):
+			t.Errorf("bad input %s: %q, want write(2) to fail with %q", w.label, g, w.result)
+		}
+		if w.result != "rc=0" {
+			rejected++
+		}
+	}
+	if !strings.HasSuffix(s["bad"], "list\n") {
+		t.Errorf("list after clear is not empty:\n%s", s["bad"])
+	}
+	if n := countRE(`otst3: (rejected|cannot)`, s["bad-dmesg"]); n == 0 || n > rejected {
+		t.Errorf("%d log lines for %d rejected writes, want 1..%d:\n%s", n, rejected, rejected, s["bad-dmesg"])
+	}
+	if !strings.HasSuffix(s["bad-unload"], "rc=0\n") {
+		t.Errorf("unload otst3:\n%s", s["bad-unload"])
+	}
+
+	// 4. Load-time symbols.
+	pl := strings.Split(s["param"], "\n")
+	if len(pl) < 8 || !strings.Contains(s["param"], "ksys_sync\nvfs_fsync\n2\n") || strings.Count(s["param"], "rc=0") != 2 {
+		t.Errorf("load with symbols= and shots=, list, unload:\n%s", s["param"])
+	}
+	if !strings.HasSuffix(s["param"], "rc=1\n") || !strings.Contains(s["param"], "kgen_no_such_symbol") {
+		t.Errorf("load with a missing symbol did not fail naming it:\n%s", s["param"])
+	}
+	if !strings.Contains(s["param-after"], "No such file") || strings.Contains(s["param-after"], "otst3 ") {
+		t.Errorf("failed load left state behind:\n%s", s["param-after"])
+	}
+
+	// 5. 100 cycles, then unload with symbols armed.
+	if !strings.Contains(s["cycles"], "ok=100\n") || strings.Count(s["cycles"], "rc=0") != 4 ||
+		!strings.Contains(s["cycles"], "ksys_sync\nvfs_fsync\n") {
+		t.Errorf("100 arm/trigger cycles, then 4 armed:\n%s", s["cycles"])
+	}
+	if !strings.HasSuffix(s["cycles-unload"], "rc=0\n") {
+		t.Errorf("unload with symbols armed:\n%s", s["cycles-unload"])
+	}
+
+	// 6. Nothing left behind; a clean kernel log.
+	if strings.Contains(s["modules-after"], "otst") || strings.Contains(s["proc-after"], "otst") {
+		t.Errorf("left behind: modules %q, /proc/driver %q", s["modules-after"], s["proc-after"])
+	}
+	if k := strings.TrimSpace(s["kprobes-after"]); k != "" {
+		t.Errorf("kprobes left registered:\n%s", k)
+	}
+	if m := strings.TrimSpace(s["mounts-after"]); m != "" {
+		t.Errorf("mounts left after unload: %s", m)
+	}
+	// The script clears the log after reading each part of it.
+	klog := s["readme-dmesg"] + s["smp-dmesg"] + s["bad-dmesg"] + s["dmesg"]
+	for _, bad := range []string{"BUG:", "WARNING:", "Oops", "general protection", "sleeping function called from invalid context"} {
+		if strings.Contains(klog, bad) {
+			t.Errorf("kernel log has %q:\n%s", bad, klog)
+		}
+	}
+	if n := strings.Count(s["dmesg"], "otst: one-time stacktrace driver unloaded"); n != 1 {
+		t.Errorf("otst unloaded %d times per the kernel log, want 1", n)
+	}
+}
