@@ -46,9 +46,10 @@ type Config struct {
 	// MTTCG runs an SMP guest under multi-threaded TCG, one host thread
 	// per vCPU. Without it (and without KVM) SMP guests run with
 	// -accel tcg,thread=single: qemu 7.2's multi-threaded TCG mishandles
-	// cross-modifying code, and arming a kprobe or patching a static key
-	// while another vCPU runs the patched code oopsed 14 of 17 boots
-	// here (all on 6.12), against 0 of 14 single-threaded.
+	// cross-modifying code: arming a kprobe or patching a static key
+	// while another vCPU runs the patched code oopsed 14 of 17 boots on
+	// 5.10, 6.1 and 6.12 (every boot on 6.12), against 0 of 14
+	// single-threaded.
 	MTTCG bool
 	// Append is added to the kernel command line, after kgen's own
 	// arguments, so it can override them.
