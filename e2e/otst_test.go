@@ -199,7 +199,7 @@ func checkOtst(t *testing.T, s map[string]string) {
 	want := []struct{ label, result string }{
 		{"empty", einval}, {"dash", einval}, {"long600", "File name too long"}, {"long4096", "File name too long"},
 		{"nosuch", enoent}, {"blacklisted", einval}, {"space", einval}, {"semicolon", einval},
-		{"newline-inside", einval}, {"digit", einval}, {"colon", einval}, {"binary", einval},
+		{"newline-inside", einval}, {"digit", einval}, {"colon", einval}, {"binary", einval}, {"nomodule", enoent}, {"twocolons", einval},
 		{"first", "rc=0"}, {"twice", "File exists"}, {"second", "rc=0"}, {"full", "No space left on device"},
 		{"disarm-unarmed", enoent}, {"clear", "rc=0"},
 	}
@@ -234,12 +234,16 @@ func checkOtst(t *testing.T, s map[string]string) {
 	}
 
 	// 4. Load-time symbols.
+	bad, empty, _ := strings.Cut(s["param"], "-- empty list\n")
 	pl := strings.Split(s["param"], "\n")
-	if len(pl) < 8 || !strings.Contains(s["param"], "ksys_sync\nvfs_fsync\n2\n") || strings.Count(s["param"], "rc=0") != 2 {
+	if len(pl) < 8 || !strings.Contains(s["param"], "ksys_sync\nvfs_fsync\n2\n") || strings.Count(bad, "rc=0") != 2 {
 		t.Errorf("load with symbols= and shots=, list, unload:\n%s", s["param"])
 	}
-	if !strings.HasSuffix(s["param"], "rc=1\n") || !strings.Contains(s["param"], "kgen_no_such_symbol") {
-		t.Errorf("load with a missing symbol did not fail naming it:\n%s", s["param"])
+	if !strings.HasSuffix(bad, "rc=1\n") || !strings.Contains(bad, "kgen_no_such_symbol") {
+		t.Errorf("load with a missing symbol did not fail naming it:\n%s", bad)
+	}
+	if empty != "rc=0\nrc=0\n" {
+		t.Errorf("load with symbols= (empty), list, unload = %q; want an empty list", empty)
 	}
 	if !strings.Contains(s["param-after"], "No such file") || strings.Contains(s["param-after"], "otst3 ") {
 		t.Errorf("failed load left state behind:\n%s", s["param-after"])

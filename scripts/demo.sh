@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# demo.sh: build examples/kretprobe.yaml for Debian's 6.1 kernel and run it
-# in a VM: load, a workload, the event stream, the histogram, unload.
+# demo.sh: build examples/kretprobe.yaml and examples/otst.yaml for Debian's
+# 6.1 kernel and run them in a VM: load, a workload, the event stream, the
+# histogram, unload; then a one-time stacktrace of ksys_sync.
 # Run through "make demo" (which installs deps, builds kgen and fetches the
 # kernel first).
 set -euo pipefail
@@ -13,9 +14,12 @@ trap 'rm -rf "$out"' EXIT
 
 echo "demo: kgen build examples/kretprobe.yaml --kdir $k/kdir"
 $kgen build examples/kretprobe.yaml --kdir "$k/kdir" -o "$out"
+echo "demo: kgen build examples/otst.yaml --kdir $k/kdir"
+$kgen build examples/otst.yaml --kdir "$k/kdir" -o "$out"
 
 echo "demo: booting $(cat "$k/release") in qemu (software emulation: ~10 s)"
-exec $kgen vm --kernel "$k/vmlinux" --add "$out/vfs_read_lat.ko:/root/vfs_read_lat.ko" --timeout 3m -- '
+exec $kgen vm --kernel "$k/vmlinux" --add "$out/vfs_read_lat.ko:/root/vfs_read_lat.ko" \
+	--add "$out/otst.ko:/root/otst.ko" --timeout 3m -- '
 set -e
 kgen load vfs_read_lat.ko
 echo "--- kgen trace vfs_read_lat (2 s) while dd reads 8 KiB blocks and fails a read"
@@ -29,4 +33,20 @@ echo "--- latency histogram (/sys/kernel/debug/kgen/vfs_read_lat/hist_vfs_read)"
 cat /sys/kernel/debug/kgen/vfs_read_lat/hist_vfs_read
 echo "--- kgen unload vfs_read_lat"
 kgen unload vfs_read_lat
+
+echo "--- otst: echo -n ksys_sync > /proc/driver/otst; sync; sync"
+kgen load otst.ko
+kgen trace otst --json --duration 2s &
+sleep 0.5
+dmesg -c >/dev/null
+echo -n ksys_sync > /proc/driver/otst
+cat /proc/driver/otst
+sync; sync                                                  # two calls, one trace
+wait
+echo "--- the kernel log (one trace, then the probe removed itself)"
+dmesg | grep -E "otst:|Call Trace|ksys_sync" | sed 5q
+dmesg | grep "otst: symbol ksys_sync unregistered!"
+echo "--- cat /proc/driver/otst (empty: the symbol fired)"
+cat /proc/driver/otst
+kgen unload otst
 '

@@ -51,9 +51,10 @@ const (
 )
 
 var (
-	// reOtstSymbol is the symbol character set the module itself accepts
-	// at run time: a kernel symbol, optionally "module:symbol".
-	reOtstSymbol = regexp.MustCompile(`^[A-Za-z_.][A-Za-z0-9_.]*(:[A-Za-z_.][A-Za-z0-9_.]*)?$`)
+	// reOtstSymbol is what the module itself accepts at run time: a
+	// kernel symbol, optionally "module:symbol" (module names may start
+	// with a digit, as 8021q does).
+	reOtstSymbol = regexp.MustCompile(`^([A-Za-z0-9_]+:)?[A-Za-z_.][A-Za-z0-9_.]*$`)
 	reOtstProc   = regexp.MustCompile(`^(driver/)?[a-z0-9_][a-z0-9_.-]*$`)
 	reOtstMode   = regexp.MustCompile(`^0?[0-7]{3}$`)
 )
@@ -128,7 +129,7 @@ func (o *Otst) Validate(v *Validator) {
 		case len(s) > MaxOtstSymbol:
 			v.Errorf(p, "%d characters; at most %d", len(s), MaxOtstSymbol)
 		case !reOtstSymbol.MatchString(s):
-			v.Errorf(p, "%q must be a kernel symbol ([A-Za-z_.][A-Za-z0-9_.]*, optionally module:symbol)", s)
+			v.Errorf(p, "%q must be a kernel symbol ([A-Za-z_.][A-Za-z0-9_.]*, optionally after module:)", s)
 		default:
 			if j, dup := seen[s]; dup {
 				v.Errorf(p, "%q already listed as symbols[%d]", s, j)

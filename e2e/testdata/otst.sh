@@ -114,6 +114,8 @@ x"
 echo "digit"; w $P3 9abc
 echo "colon"; w $P3 "vfs_read:"
 echo "binary"; w $P3 "$(printf 'vfs\001read')"
+echo "nomodule"; w $P3 kgen_no_such_module:vfs_read
+echo "twocolons"; w $P3 a:b:c
 echo "first"; w $P3 ksys_sync
 echo "twice"; w $P3 ksys_sync
 echo "second"; w $P3 vfs_fsync
@@ -134,6 +136,10 @@ cat $P3
 cat /sys/module/otst3/parameters/shots
 kgen unload otst3; echo "rc=$?"
 kgen load otst3.ko symbols=kgen_no_such_symbol; echo "rc=$?"
+echo "-- empty list"
+kgen load otst3.ko symbols= >/dev/null 2>&1; echo "rc=$?"
+cat $P3
+kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
 sec param-after
 ls $P3 2>&1
 grep otst3 /proc/modules

@@ -76,9 +76,10 @@ static char *otst_multi_symbols[OTST_MULTI_MAX_SYMBOLS] = {
 	"vfs_read",
 	"netif_rx",
 	"ext4:ext4_sync_file",
+	"8021q:vlan_dev_open",
 	"do_sys_open.isra.0",
 };
-static int otst_multi_nsymbols = 4;
+static unsigned int otst_multi_nsymbols = 5;
 module_param_array_named(symbols, otst_multi_symbols, charp, &otst_multi_nsymbols, 0444);
 MODULE_PARM_DESC(symbols, "symbols armed at load, comma separated");
 
@@ -93,12 +94,21 @@ static unsigned int otst_multi_narmed;
 static u64 otst_multi_arms;
 static u64 otst_multi_rejected;
 static DEFINE_PER_CPU(struct otst_multi_stats, otst_multi_stats);
-static struct irq_work otst_multi_kick_work;
 static struct proc_dir_entry *otst_multi_proc;
 static struct dentry *otst_multi_dir;
 
 static void otst_multi_reap(struct work_struct *work);
 static DECLARE_WORK(otst_multi_reap_work, otst_multi_reap);
+static void otst_multi_kick(struct irq_work *work);
+static DEFINE_IRQ_WORK(otst_multi_kick_work, otst_multi_kick);
+
+/*
+ * Where a shot saves its stack: per CPU, not 256 bytes on a stack that may
+ * be the small NMI stack. Handlers run with preemption off and never nest
+ * on a CPU (kprobes counts a nested hit as missed), so one buffer per CPU
+ * is enough.
+ */
+static DEFINE_PER_CPU(unsigned long [OTST_MULTI_STACK_DEPTH], otst_multi_entries);
 
 /* Saves the stack, from the probed function outwards when it is found. */
 static unsigned int otst_multi_stack(unsigned long *entries, unsigned long addr)
@@ -116,7 +126,11 @@ static unsigned int otst_multi_stack(unsigned long *entries, unsigned long addr)
 	save_stack_trace(&trace);
 	nr = trace.nr_entries;
 #endif
-	/* Drop this handler's and the kprobes machinery's own frames. */
+	/*
+	 * Drop this handler's and the kprobes machinery's own frames
+	 * (stack_trace_save_regs() is not exported). When no frame matches,
+	 * e.g. unwinding from an optprobe trampoline, all frames are kept.
+	 */
 	for (i = 0; i < nr; i++) {
 		if (entries[i] - addr < OTST_MULTI_FRAME_SLACK) {
 			memmove(entries, entries + i, (nr - i) * sizeof(*entries));
@@ -130,7 +144,7 @@ static unsigned int otst_multi_stack(unsigned long *entries, unsigned long addr)
 static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct otst_multi_probe *p = container_of(kp, struct otst_multi_probe, kp);
-	unsigned long entries[OTST_MULTI_STACK_DEPTH];
+	unsigned long *entries;
 	unsigned int nr;
 	int left;
 
@@ -141,8 +155,10 @@ static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	}
 	this_cpu_inc(otst_multi_stats.triggers);
+	/* The original's wording and raw address: log scrapers rely on it. */
 	pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
 	dump_stack();
+	entries = this_cpu_ptr(otst_multi_entries);
 	nr = otst_multi_stack(entries, (unsigned long)kp->addr);
 	trace_otst_multi_trigger(p->sym, (unsigned long)kp->addr,
 				p->shots - (unsigned int)left, entries, nr);
@@ -163,40 +179,57 @@ static struct otst_multi_probe *otst_multi_find(const char *sym)
 
 	lockdep_assert_held(&otst_multi_lock);
 	list_for_each_entry(p, &otst_multi_armed, node)
-		if (!strcmp(p->sym, sym))
+		if (atomic_read(&p->left) > 0 && !strcmp(p->sym, sym))
 			return p;
 	return NULL;
+}
+
+/* Probes with shots left; a spent one awaiting removal does not count. */
+static unsigned int otst_multi_live(void)
+{
+	struct otst_multi_probe *p;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&otst_multi_lock);
+	list_for_each_entry(p, &otst_multi_armed, node)
+		if (atomic_read(&p->left) > 0)
+			n++;
+	return n;
 }
 
 /*
  * Unregisters and frees every listed probe that is spent (all = false) or
  * every probe (all = true), with one RCU grace period for the batch when
- * memory allows. No handler runs on a probe after this returns.
+ * memory allows. Which probes go is decided once, by moving them to a
+ * private list: a probe the handler spends meanwhile has queued the
+ * irq_work, so the next reap takes it. No handler runs on a removed probe
+ * after this returns.
  */
 static void otst_multi_remove(bool all)
 {
 	struct otst_multi_probe *p, *tmp;
 	struct kprobe **kps;
 	unsigned int n = 0;
+	LIST_HEAD(dead);
 
 	lockdep_assert_held(&otst_multi_lock);
-	list_for_each_entry(p, &otst_multi_armed, node)
-		if (all || atomic_read(&p->left) <= 0)
+	list_for_each_entry_safe(p, tmp, &otst_multi_armed, node) {
+		if (all || atomic_read(&p->left) <= 0) {
+			list_move_tail(&p->node, &dead);
 			n++;
+		}
+	}
 	if (!n)
 		return;
 	kps = kmalloc_array(n, sizeof(*kps), GFP_KERNEL);
 	if (kps) {
 		n = 0;
-		list_for_each_entry(p, &otst_multi_armed, node)
-			if (all || atomic_read(&p->left) <= 0)
-				kps[n++] = &p->kp;
+		list_for_each_entry(p, &dead, node)
+			kps[n++] = &p->kp;
 		unregister_kprobes(kps, (int)n);
 		kfree(kps);
 	}
-	list_for_each_entry_safe(p, tmp, &otst_multi_armed, node) {
-		if (!all && atomic_read(&p->left) > 0)
-			continue;
+	list_for_each_entry_safe(p, tmp, &dead, node) {
 		if (!kps)
 			unregister_kprobe(&p->kp);
 		list_del(&p->node);
@@ -214,14 +247,15 @@ static void otst_multi_reap(struct work_struct *work)
 }
 
 /*
- * Checks a symbol name: 1..KSYM_NAME_LEN-1 bytes of [A-Za-z0-9_.], not
- * starting with a digit, optionally "module:symbol". Returns 0 or a
- * negative errno and logs at most one line, ratelimited.
+ * Checks a symbol name: 1..KSYM_NAME_LEN-1 bytes, [A-Za-z_.][A-Za-z0-9_.]*,
+ * optionally after "module:" (module names may start with a digit, as
+ * 8021q). Returns 0 or a negative errno and logs at most one line,
+ * ratelimited.
  */
 static int otst_multi_check(const char *sym, size_t len)
 {
-	bool start = true, colon = false;
-	size_t i;
+	const char *colon;
+	size_t i, first = 0;
 
 	if (!len) {
 		pr_warn_ratelimited("rejected: empty symbol name\n");
@@ -232,25 +266,25 @@ static int otst_multi_check(const char *sym, size_t len)
 				    len, KSYM_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
+	colon = memchr(sym, ':', len);
+	if (colon) {
+		first = colon - sym + 1;	/* the symbol after "module:" */
+		if (first == 1 || first == len) {
+			pr_warn_ratelimited("rejected: want module:symbol, both non-empty\n");
+			return -EINVAL;
+		}
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = sym[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  (c >= '0' && c <= '9' && i != first) ||
+			  (c == '.' && i >= first) || (c == ':' && i == first - 1);
 
-		if (c == ':' && !start && !colon) {
-			colon = true;	/* module:symbol */
-			start = true;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      c == '_' || c == '.' || (!start && c >= '0' && c <= '9'))) {
+		if (!ok) {
 			pr_warn_ratelimited("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
 					    c, i);
 			return -EINVAL;
 		}
-		start = false;
-	}
-	if (start) {
-		pr_warn_ratelimited("rejected: symbol name ends with ':'\n");
-		return -EINVAL;
 	}
 	return 0;
 }
@@ -285,9 +319,9 @@ static int otst_multi_arm(const char *sym, size_t len)
 		ret = -EEXIST;
 		goto out;
 	}
-	if (otst_multi_narmed >= OTST_MULTI_MAX_SYMBOLS) {
-		pr_warn_ratelimited("cannot arm %s: %u symbols armed, the maximum\n",
-				    p->sym, otst_multi_narmed);
+	if (otst_multi_live() >= OTST_MULTI_MAX_SYMBOLS) {
+		pr_warn_ratelimited("cannot arm %s: %d symbols armed, the maximum\n",
+				    p->sym, OTST_MULTI_MAX_SYMBOLS);
 		ret = -ENOSPC;
 		goto out;
 	}
@@ -314,7 +348,7 @@ static int otst_multi_disarm(const char *sym)
 
 	mutex_lock(&otst_multi_lock);
 	p = otst_multi_find(sym);
-	if (!p || atomic_read(&p->left) <= 0) {
+	if (!p) {
 		pr_warn_ratelimited("cannot disarm %s: not armed\n", sym);
 		ret = -ENOENT;
 	} else {
@@ -337,8 +371,11 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 	char *buf, *sym;
 	int ret;
 
-	if (!capable(CAP_SYS_ADMIN))
-		return -EPERM;
+	/* Arming kprobes is root's business, whatever the file's mode. */
+	if (!file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN)) {
+		ret = -EPERM;
+		goto out;
+	}
 	/* '-' + KSYM_NAME_LEN-1 bytes + '\n' at most; no copy of more. */
 	if (count > KSYM_NAME_LEN + 1) {
 		ret = -ENAMETOOLONG;
@@ -347,8 +384,10 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 		goto out;
 	}
 	buf = memdup_user_nul(ubuf, count);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
+	if (IS_ERR(buf)) {
+		ret = PTR_ERR(buf);
+		goto out;
+	}
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = '\0';
 	sym = buf;
@@ -425,8 +464,8 @@ static int otst_multi_stats_show(struct seq_file *m, void *v)
 	for_each_possible_cpu(cpu) {
 		const struct otst_multi_stats *s = per_cpu_ptr(&otst_multi_stats, cpu);
 
-		triggers += s->triggers;
-		late += s->late;
+		triggers += READ_ONCE(s->triggers);
+		late += READ_ONCE(s->late);
 	}
 	mutex_lock(&otst_multi_lock);
 	narmed = otst_multi_narmed;
@@ -487,14 +526,19 @@ static void otst_multi_teardown(void)
 static int __init otst_multi_init(void)
 {
 	struct path path;
-	int i, ret;
+	unsigned int i;
+	int ret;
 
-	init_irq_work(&otst_multi_kick_work, otst_multi_kick);
 	if (otst_multi_shots < 1 || otst_multi_shots > OTST_MULTI_MAX_SHOTS) {
 		pr_err("parameter shots is %d; set 1..%d\n", otst_multi_shots, OTST_MULTI_MAX_SHOTS);
 		return -EINVAL;
 	}
-	/* proc_create() warns loudly on a taken name: check it first. */
+	/*
+	 * proc_create() warns loudly on a taken name: check it first. This is
+	 * best effort (insmod's mount namespace, racy against another module
+	 * creating it); kgen derives the default name from the unique module
+	 * name.
+	 */
 	if (!kern_path("/proc/" OTST_MULTI_PROC, 0, &path)) {
 		path_put(&path);
 		pr_err("/proc/%s exists: another module owns it; choose another proc: in the spec\n",
@@ -505,9 +549,11 @@ static int __init otst_multi_init(void)
 	for (i = 0; i < otst_multi_nsymbols; i++) {
 		const char *sym = otst_multi_symbols[i];
 
+		if (!sym || !*sym)	/* "symbols=" gives one empty element */
+			continue;
 		ret = otst_multi_check(sym, strlen(sym));
 		if (ret) {
-			pr_err("parameter symbols[%d] is not a symbol name: error %d\n", i, ret);
+			pr_err("parameter symbols[%u] is not a symbol name: error %d\n", i, ret);
 			goto err;
 		}
 		ret = otst_multi_arm(sym, strlen(sym));
