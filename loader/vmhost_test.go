@@ -77,6 +77,7 @@ func TestVMKernels(t *testing.T) {
 				Console:    consoleLog(t),
 				KgenBinary: "-",
 				Stdout:     &out,
+				Notes:      t.Output(),
 			})
 			t.Logf("guest output:\n%s", out.String())
 			if err != nil {

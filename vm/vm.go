@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -51,6 +52,14 @@ type Config struct {
 	// 5.10, 6.1 and 6.12 (every boot on 6.12), against 0 of 14
 	// single-threaded.
 	MTTCG bool
+	// Accel picks qemu's accelerator: "kvm", "tcg" or "auto". Empty
+	// means $KGEN_VM_ACCEL, else "auto": KVM when /dev/kvm opens, Icount
+	// is off and KVM has not stalled on this host since it booted, else
+	// TCG. An auto KVM guest that has not started /init within
+	// KVMStallLimit is killed and booted again under TCG, and the host
+	// is remembered (see kvmStallFile): nested or paravirtual KVM (such
+	// as kvm-pvm) can hang a guest's early boot for good.
+	Accel string
 	// Append is added to the kernel command line, after kgen's own
 	// arguments, so it can override them.
 	Append string
@@ -70,6 +79,9 @@ type Config struct {
 	Console io.Writer
 	// QEMU overrides the qemu binary (default qemu-system-<arch> in PATH).
 	QEMU string
+	// Notes, if set, receives kgen's own remarks on the run, such as a
+	// fallback from KVM to TCG, one line each.
+	Notes io.Writer
 }
 
 // Result describes a finished boot.
@@ -80,6 +92,8 @@ type Result struct {
 	Console []byte
 	// Duration is the time from starting qemu to its exit.
 	Duration time.Duration
+	// Accel is the accelerator the guest ran under, "kvm" or "tcg".
+	Accel string
 }
 
 // Sentinels for the reasons of a GuestError.
@@ -91,7 +105,14 @@ var (
 	ErrNoExitStatus = errors.New("guest ended without the command's exit status")
 	// ErrNoQEMU is returned when the qemu binary is not installed.
 	ErrNoQEMU = errors.New("qemu not found")
+	// errKVMStalled is boot's report of an auto KVM guest that did not
+	// start /init in time; Run then boots it under TCG.
+	errKVMStalled = errors.New("KVM guest stalled")
 )
+
+// KVMStallLimit is how long an auto KVM guest may take to start /init
+// before kgen gives up on KVM for the host.
+var KVMStallLimit = 30 * time.Second
 
 // GuestError reports a guest that misbehaved: its kernel panicked,
 // oopsed or warned, the run timed out, or it stopped without passing on
@@ -138,13 +159,14 @@ type arch struct {
 	args    []string // machine and CPU
 	console string   // kernel console device
 	output  string   // the guest's device for the command's output
+	started string   // the guest's device /init writes to when it starts
 }
 
 var arches = map[string]arch{
 	"x86_64": {
 		qemu: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: elf.EM_X86_64, goarch: "amd64",
 		args:    []string{"-machine", "pc"},
-		console: "ttyS0", output: "/dev/ttyS1",
+		console: "ttyS0", output: "/dev/ttyS1", started: "/dev/ttyS2",
 	},
 }
 
@@ -195,6 +217,20 @@ func (c Config) withDefaults() (Config, arch, error) {
 	if c.QEMU == "" {
 		c.QEMU = a.qemu
 	}
+	if c.Accel == "" {
+		c.Accel = os.Getenv("KGEN_VM_ACCEL")
+	}
+	switch c.Accel {
+	case "":
+		c.Accel = "auto"
+	case "auto", "tcg":
+	case "kvm":
+		if c.Icount {
+			return c, a, errors.New("check config: icount needs TCG; it cannot run under KVM (accel kvm)")
+		}
+	default:
+		return c, a, fmt.Errorf("check accel %q: want kvm, tcg or auto (from Config.Accel, --accel or KGEN_VM_ACCEL)", c.Accel)
+	}
 	return c, a, nil
 }
 
@@ -241,7 +277,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	err = buildInitramfs(initrd, initramfs{
 		busybox: c.Busybox,
 		kgen:    kgen,
-		init:    fmt.Sprintf(initScript, a.output),
+		init:    fmt.Sprintf(initScript, a.output, a.started),
 		files: map[string]string{
 			"/etc/kgen/cmd": c.Cmd,
 			"/etc/kgen/env": env,
@@ -256,24 +292,80 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build initramfs: %w", err)
 	}
-	return boot(ctx, c, a, qemu, initrd.Name())
+	kvm := false
+	switch c.Accel {
+	case "kvm":
+		if err := kvmOpen(a); err != nil {
+			return nil, fmt.Errorf("check accel kvm: %w; use --accel tcg (or auto)", err)
+		}
+		kvm = true
+	case "auto":
+		kvm = !c.Icount && kvmOpen(a) == nil && kvmStalled() == ""
+	}
+	res, err := boot(ctx, c, a, qemu, initrd.Name(), kvm, c.Accel == "auto")
+	if errors.Is(err, errKVMStalled) {
+		why := err.Error()
+		rememberKVMStall(why)
+		if c.Notes != nil {
+			fmt.Fprintf(c.Notes, "kgen vm: %s; booting again under TCG (slower). KVM stays off for auto runs until the host reboots; --accel kvm forces it\n", why)
+		}
+		res, err = boot(ctx, c, a, qemu, initrd.Name(), false, false)
+	}
+	return res, err
 }
 
-// kvmUsable reports whether qemu can use KVM for a guest of arch a.
-func kvmUsable(a arch) bool {
+// kvmDevice is the KVM device; a variable for tests.
+var kvmDevice = "/dev/kvm"
+
+// kvmOpen reports why qemu cannot use KVM for a guest of arch a, or nil.
+func kvmOpen(a arch) error {
 	if runtime.GOARCH != a.goarch {
-		return false
+		return fmt.Errorf("host is %s, guest %s", runtime.GOARCH, a.goarch)
 	}
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	f, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
-		return false
+		return err
 	}
 	f.Close()
-	return true
+	return nil
 }
 
-// qemuArgs returns qemu's arguments; the console is fd 3 and the output
-// port fd 4 of qemu.
+// kvmStallFile is where a KVM stall is remembered: in the temporary
+// directory, named by the host's boot ID, so a reboot (a new host kernel
+// or KVM module) tries KVM again. A variable for tests.
+var kvmStallFile = func() string {
+	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(os.TempDir(), "kgen-kvm-stalled-"+strings.TrimSpace(string(id)))
+}
+
+// kvmStalled returns why KVM stalled on this host since it booted, or "".
+func kvmStalled() string {
+	name := kvmStallFile()
+	if name == "" {
+		return ""
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return ""
+	}
+	if why := strings.TrimSpace(string(b)); why != "" {
+		return why
+	}
+	return "KVM stalled"
+}
+
+// rememberKVMStall records why KVM stalled; best effort.
+func rememberKVMStall(why string) {
+	if name := kvmStallFile(); name != "" {
+		_ = os.WriteFile(name, []byte(why+"\n"), 0o644)
+	}
+}
+
+// qemuArgs returns qemu's arguments; the console is fd 3, the output
+// port fd 4 and the started port fd 5 of qemu.
 func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 	args := []string{
 		// Nothing but what is listed here: no NIC, VGA, floppy, monitor.
@@ -321,6 +413,10 @@ func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 		"-serial", "chardev:console",
 		"-chardev", "file,id=output,path=/dev/fd/4",
 		"-serial", "chardev:output",
+		// A third: /init's sign of life, which tells a stalled KVM
+		// guest from a slow one.
+		"-chardev", "file,id=started,path=/dev/fd/5",
+		"-serial", "chardev:started",
 	)
 	return args
 }
@@ -351,37 +447,60 @@ func (b *limitedBuffer) String() string {
 	return strings.TrimSpace(string(b.buf))
 }
 
-func boot(ctx context.Context, c Config, a arch, qemu, initrd string) (*Result, error) {
-	conR, conW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("create console pipe: %w", err)
+func boot(ctx context.Context, c Config, a arch, qemu, initrd string, kvm, probe bool) (*Result, error) {
+	var pipes [6]*os.File // console, output and started: read and write ends
+	closeAll := func() {
+		for _, f := range pipes {
+			if f != nil {
+				f.Close()
+			}
+		}
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		conR.Close()
-		conW.Close()
-		return nil, fmt.Errorf("create output pipe: %w", err)
+	for i := 0; i < len(pipes); i += 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("create pipe to qemu: %w", err)
+		}
+		pipes[i], pipes[i+1] = r, w
 	}
+	conR, outR, startR := pipes[0], pipes[2], pipes[4]
 	qerr := &limitedBuffer{max: 8 << 10}
-	cmd := exec.Command(qemu, qemuArgs(c, a, initrd, !c.Icount && kvmUsable(a))...)
-	cmd.ExtraFiles = []*os.File{conW, outW} // fds 3 and 4
+	cmd := exec.Command(qemu, qemuArgs(c, a, initrd, kvm)...)
+	cmd.ExtraFiles = []*os.File{pipes[1], pipes[3], pipes[5]} // fds 3, 4, 5
 	cmd.Stdout, cmd.Stderr = qerr, qerr
 	start := time.Now()
-	err = cmd.Start()
+	err := cmd.Start()
 	// qemu holds the write ends now; ours would keep the readers from
 	// ever seeing EOF.
-	conW.Close()
-	outW.Close()
+	for i := 1; i < len(pipes); i += 2 {
+		pipes[i].Close()
+	}
 	if err != nil {
 		conR.Close()
 		outR.Close()
+		startR.Close()
 		return nil, fmt.Errorf("start %s: %w", qemu, err)
 	}
 
 	con := newConsole(c.Console)
 	out := newOutputFilter(c.Stdout)
+	started := make(chan struct{})
+	initSeen := started
 	var readers sync.WaitGroup
-	readers.Add(2)
+	readers.Add(3)
+	go func() {
+		defer readers.Done()
+		defer startR.Close()
+		buf := make([]byte, 64)
+		n, err := startR.Read(buf)
+		if n > 0 {
+			close(started)
+		}
+		for err == nil {
+			_, err = startR.Read(buf)
+		}
+	}()
 	go func() {
 		defer readers.Done()
 		defer conR.Close()
@@ -399,9 +518,14 @@ func boot(ctx context.Context, c Config, a arch, qemu, initrd string) (*Result, 
 
 	timeout := time.NewTimer(c.Timeout)
 	defer timeout.Stop()
+	var stall <-chan time.Time // an auto KVM guest's time to start /init
+	if probe && kvm {
+		stall = time.After(min(KVMStallLimit, c.Timeout))
+	}
 	var (
 		waitErr  error
 		timedOut bool
+		stalled  bool
 		ctxErr   error
 		deadline <-chan time.Time // set once the guest should be ending
 		bad      = con.bad
@@ -412,6 +536,11 @@ loop:
 		select {
 		case waitErr = <-exited:
 			break loop
+		case <-started:
+			started, stall = nil, nil
+		case <-stall:
+			stalled = true
+			_ = cmd.Process.Kill()
 		case <-done:
 			done = nil
 			deadline = time.After(grace)
@@ -435,11 +564,31 @@ loop:
 		}
 	}
 	readers.Wait()
+	sawInit := false
+	select {
+	case <-initSeen:
+		sawInit = true
+	default:
+	}
 	tail, reason, line := con.result()
 	status, werr := out.exitStatus()
-	res := &Result{ExitCode: status, Console: tail, Duration: time.Since(start)}
+	res := &Result{ExitCode: status, Console: tail, Duration: time.Since(start), Accel: "tcg"}
+	if kvm {
+		res.Accel = "kvm"
+	}
 	if ctxErr != nil {
 		return res, fmt.Errorf("run vm: %w", ctxErr)
+	}
+	if probe && kvm && !sawInit && !stalled && waitErr != nil &&
+		strings.Contains(strings.ToLower(qerr.String()), "kvm") {
+		return res, fmt.Errorf("%w: qemu failed under KVM before /init: %s", errKVMStalled, qerr.String())
+	}
+	if stalled {
+		last := "the kernel printed nothing"
+		if l := lastLines(tail, 1); l != "" {
+			last = fmt.Sprintf("the console's last line: %q", l)
+		}
+		return res, fmt.Errorf("%w: no /init after %v under KVM (%s)", errKVMStalled, min(KVMStallLimit, c.Timeout), last)
 	}
 	if werr != nil {
 		return res, fmt.Errorf("write guest output: %w", werr)

@@ -16,11 +16,11 @@ import (
 )
 
 type vmFlags struct {
-	kernel, appendArgs, kgenBinary, busybox string
-	adds, env                               []string
-	smp, mem                                int
-	timeout                                 time.Duration
-	icount, console, mttcg                  bool
+	kernel, appendArgs, kgenBinary, busybox, accel string
+	adds, env                                      []string
+	smp, mem                                       int
+	timeout                                        time.Duration
+	icount, console, mttcg                         bool
 }
 
 func newVMCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -28,8 +28,7 @@ func newVMCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vm --kernel VMLINUX [flags] -- CMD...",
 		Short: "Run a command as root in a throwaway VM booting the given kernel",
-		Long: `vm boots VMLINUX in qemu (TCG; KVM when /dev/kvm is usable and --icount is
-off) with an initramfs kgen assembles: a static busybox, this kgen binary as
+		Long: `vm boots VMLINUX in qemu (see --accel) with an initramfs kgen assembles: a static busybox, this kgen binary as
 /bin/kgen, and the --add files. It runs CMD with sh -c as root in /root,
 streams its stdout and stderr, and exits with its status. A kernel panic,
 oops or WARNING on the guest console, or the timeout, makes vm exit 1 and
@@ -38,7 +37,12 @@ mounts them); KGEN_IN_VM=1 is set.
 
 VMLINUX is best the uncompressed ELF vmlinux (scripts/fetch-kernels.sh
 extracts it): a bzImage works but decompressing it under TCG costs 10 s.
-/bin/kgen must be static: build kgen with CGO_ENABLED=0.`,
+/bin/kgen must be static: build kgen with CGO_ENABLED=0.
+
+--accel auto (the default, or $KGEN_VM_ACCEL) uses KVM when /dev/kvm opens
+and --icount is off, else TCG. A KVM guest that has not started /init within
+30 s (nested or paravirtual KVM can stall a boot for good) is booted again
+under TCG, and auto runs keep off KVM until the host reboots.`,
 		Example: `  kgen vm --kernel ~/.cache/kgen/kernels/debian-6.1/vmlinux -- uname -a
   kgen vm --kernel vmlinux --add out/vfs_read_lat.ko -- \
       'kgen load vfs_read_lat.ko && cat /etc/passwd >/dev/null && kgen unload vfs_read_lat'
@@ -67,6 +71,8 @@ extracts it): a bzImage works but decompressing it under TCG costs 10 s.
 	fl.IntVar(&f.smp, "smp", vm.DefaultSMP, "guest CPUs")
 	fl.IntVar(&f.mem, "mem", vm.DefaultMemMB, "guest memory in MiB")
 	fl.DurationVar(&f.timeout, "timeout", vm.DefaultTimeout, "limit for the whole run, boot included")
+	fl.StringVar(&f.accel, "accel", "", "qemu accelerator: auto, kvm or tcg (default $KGEN_VM_ACCEL, else auto)")
+	_ = cmd.RegisterFlagCompletionFunc("accel", cobra.FixedCompletions([]string{"auto", "kvm", "tcg"}, cobra.ShellCompDirectiveNoFileComp))
 	fl.BoolVar(&f.mttcg, "mttcg", false, "run --smp guests under multi-threaded TCG (faster; qemu 7.2 then crashes guests that patch live code, e.g. arm kprobes)")
 	fl.BoolVar(&f.icount, "icount", false, "deterministic guest time: qemu -icount shift=0 (1 instruction = 1 ns); needs --smp 1")
 	fl.StringVar(&f.appendArgs, "append", "", "extra kernel command-line arguments (after kgen's, so they override them)")
@@ -90,6 +96,8 @@ func runVM(cmd *cobra.Command, f vmFlags, guestCmd string, stdout, stderr io.Wri
 		Timeout:    f.timeout,
 		Icount:     f.icount,
 		MTTCG:      f.mttcg,
+		Accel:      f.accel,
+		Notes:      stderr,
 		Append:     f.appendArgs,
 		Cmd:        guestCmd,
 		KgenBinary: f.kgenBinary,
