@@ -539,8 +539,13 @@ loop:
 		case <-started:
 			started, stall = nil, nil
 		case <-stall:
-			stalled = true
-			_ = cmd.Process.Kill()
+			stall = nil
+			select {
+			case <-initSeen: // raced with the timer: not a stall
+			default:
+				stalled = true
+				_ = cmd.Process.Kill()
+			}
 		case <-done:
 			done = nil
 			deadline = time.After(grace)
