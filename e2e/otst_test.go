@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,6 +133,10 @@ func checkOtst(t *testing.T, s map[string]string) {
 		}
 		if len(e.Stack) < 2 || !strings.HasPrefix(e.Stack[0], "ksys_sync+") {
 			t.Errorf("event stack %q, want symbolised frames from ksys_sync outwards", e.Stack)
+		} else if k := reliableFrames(dm, "ksys_sync+"); !slices.Equal(e.Stack, k) {
+			// kgen trace symbolises in user space: same frames, same
+			// names (of aliases, the kernel's choice) as dump_stack.
+			t.Errorf("event stack %q, kernel log's Call Trace %q", e.Stack, k)
 		}
 	}
 	if !strings.Contains(s["readme-trace-summary"], "1 events seen, 0 events lost") {
@@ -278,4 +283,33 @@ func checkOtst(t *testing.T, s map[string]string) {
 	if n := strings.Count(s["dmesg"], "otst: one-time stacktrace driver unloaded"); n != 1 {
 		t.Errorf("otst unloaded %d times per the kernel log, want 1", n)
 	}
+}
+
+// reliableFrames returns the frames of the kernel log's first Call Trace
+// from the one starting with from outwards, without the "? " guesses the
+// unwinder prints for stray return addresses on the stack.
+func reliableFrames(dmesg, from string) []string {
+	frame := regexp.MustCompile(`^\[\s*[0-9.]+\]\s+(\? )?([A-Za-z_.][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+( \[[A-Za-z0-9_]+\])?)$`)
+	var out []string
+	in := false
+	for _, line := range strings.Split(dmesg, "\n") {
+		if !in {
+			in = strings.Contains(line, "Call Trace:")
+			continue
+		}
+		if strings.Contains(line, "<TASK>") {
+			continue
+		}
+		m := frame.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			if len(out) > 0 || strings.Contains(line, "</TASK>") {
+				break
+			}
+			continue
+		}
+		if m[1] == "" && (len(out) > 0 || strings.HasPrefix(m[2], from)) {
+			out = append(out, m[2])
+		}
+	}
+	return out
 }

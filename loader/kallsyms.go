@@ -81,6 +81,11 @@ func (s *Symbolizer) Symbolize(addr uint64) string {
 	if i < 0 {
 		return fmt.Sprintf("0x%x", addr)
 	}
+	// Of aliases (symbols at one address) take the first listed, as the
+	// kernel's %pS does, so a stack reads the same here and in dmesg.
+	for i > 0 && s.syms[i-1].addr == s.syms[i].addr {
+		i--
+	}
 	k := s.syms[i]
 	size := uint64(0)
 	for j := i + 1; j < len(s.syms); j++ {

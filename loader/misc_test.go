@@ -73,7 +73,7 @@ func TestFindMountPrefers(t *testing.T) {
 }
 
 func TestSymbolize(t *testing.T) {
-	s, err := ParseKallsyms(strings.NewReader("ffffffff81000000 T _stext\nffffffff81000000 D data\nffffffff81000100 t vfs_read\nffffffff81000200 T last\nffffffffc0001000 t f\t[mod]\n"))
+	s, err := ParseKallsyms(strings.NewReader("ffffffff81000000 T _stext\nffffffff81000000 D data\nffffffff81000100 t vfs_read\nffffffff81000200 T __do_sys_sync\nffffffff81000200 T __x64_sys_sync\nffffffff81000220 T last\nffffffffc0001000 t f\t[mod]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,9 @@ func TestSymbolize(t *testing.T) {
 		0xffffffff81000000: "_stext+0x0/0x100",
 		0xffffffffc0001002: "f+0x2 [mod]",
 		0x10:               "0x10",
-		0xffffffff81000210: "last+0x10",
+		0xffffffff81000230: "last+0x10",
+		// Aliases: the first listed, like the kernel's %pS.
+		0xffffffff8100020a: "__do_sys_sync+0xa/0x20",
 	} {
 		if got := s.Symbolize(addr); got != want {
 			t.Errorf("Symbolize(%#x) = %q, want %q", addr, got, want)

@@ -44,7 +44,8 @@ cat /proc/driver/otst
 sync; sync                                                  # two calls, one trace
 wait
 echo "--- the kernel log (one trace, then the probe removed itself)"
-dmesg | grep -E "otst:|Call Trace|ksys_sync" | sed 5q
+dmesg | grep "otst: symbol ksys_sync registered!"
+dmesg | sed -n "/otst: triggered stacktrace/,/<\/TASK>/p" | grep -vE "\] (Code|RIP|RSP|RAX|RDX|RBP|R10|R13):"
 dmesg | grep "otst: symbol ksys_sync unregistered!"
 echo "--- cat /proc/driver/otst (empty: the symbol fired)"
 cat /proc/driver/otst
