@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -145,6 +146,53 @@ func TestCompile(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestStandaloneKDIRSwitch builds one generated tree with its standalone
+// Makefile for each kernel in turn: the feature probes must run again for
+// each (otst's __assign_str takes one argument from 6.10 on, two before,
+// so a stale kgen_features.h fails the 6.12 build), each .ko must carry
+// its kernel's vermagic, and make clean must work with no kernel tree.
+func TestStandaloneKDIRSwitch(t *testing.T) {
+	src := t.TempDir()
+	if o, err := kgen(t, "generate", "../examples/otst.yaml", "-o", src); err != nil {
+		t.Fatalf("kgen generate: %v\n%s", err, o)
+	}
+	for _, name := range kernelNames {
+		k := need(t, name, "KGEN_REQUIRE_KERNELS")
+		mo, err := exec.Command("make", "-C", src, "KDIR="+k.KDIR).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: make after another kernel's: %v\n%s", name, err, mo)
+		}
+		if !strings.Contains(string(mo), "PROBE   "+k.KDIR) {
+			t.Errorf("%s: make did not probe features again:\n%s", name, mo)
+		}
+		b, err := os.ReadFile(filepath.Join(src, "otst.ko"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := vermagicRE.FindSubmatch(b); m == nil || string(m[1]) != k.Release {
+			t.Errorf("%s: vermagic %q, want %s", name, m, k.Release)
+		}
+		// Once probed, the same kernel does not probe again.
+		if mo, err := exec.Command("make", "-C", src, "KDIR="+k.KDIR).CombinedOutput(); err != nil || strings.Contains(string(mo), "PROBE") {
+			t.Errorf("%s: second make: %v\n%s", name, err, mo)
+		}
+	}
+	cmd := exec.Command("make", "-C", src, "clean", "KDIR="+filepath.Join(t.TempDir(), "none"))
+	if mo, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make clean without a kernel tree: %v\n%s", err, mo)
+	}
+	left, _ := filepath.Glob(filepath.Join(src, "*"))
+	dot, _ := filepath.Glob(filepath.Join(src, ".*"))
+	var names []string
+	for _, f := range append(left, dot...) {
+		names = append(names, filepath.Base(f))
+	}
+	slices.Sort(names)
+	if want := []string{"Kbuild", "Makefile", "features", "otst.c", "otst_trace.h"}; !slices.Equal(names, want) {
+		t.Errorf("after make clean: %q, want %q", names, want)
 	}
 }
 
