@@ -12,9 +12,10 @@ import (
 
 // fakeQEMU is a stand-in for qemu that tells the accelerators apart: under
 // "-accel kvm" it does what $FAKE_KVM says (stall: never start /init;
-// fail: exit as qemu does when KVM cannot start), under TCG it plays a
-// guest that starts /init, prints "hi" and exits 0. Each call appends its
-// accelerator to $FAKE_LOG.
+// fail: exit as qemu does when KVM cannot start; badkernel: fail for
+// another reason that mentions kvm; slow: start /init after 2 s), under
+// TCG, or after a slow start, it plays a guest that starts /init, prints
+// "hi" and exits 0. Each call appends its accelerator to $FAKE_LOG.
 const fakeQEMU = `#!/bin/sh
 accel=
 prev=
@@ -28,10 +29,12 @@ kvm)
 	case "$FAKE_KVM" in
 	stall) echo 'Linux version 6.1.0' >&3; exec sleep 60 ;;
 	fail) echo 'qemu-system-x86_64: failed to initialize kvm: Operation not supported' >&2; exit 1 ;;
+	badkernel) echo "qemu-system-x86_64: could not load kernel '/home/u/kvm-tests/vmlinux'" >&2; exit 1 ;;
+	slow) sleep 2 ;;
 	esac
 	;;
 esac
-echo init >&5
+printf '\000KGEN-VM-INIT\000' >&4
 printf 'hi\000KGEN-VM-EXIT=0\000' >&4
 exit 0
 `
@@ -49,10 +52,10 @@ func fakeHost(t *testing.T, kvm string) (Config, string) {
 			t.Fatal(err)
 		}
 	}
-	oldDev, oldFile, oldLimit := kvmDevice, kvmStallFile, KVMStallLimit
-	kvmDevice, KVMStallLimit = dev, time.Second
+	oldDev, oldFile, oldLimit := kvmDevice, kvmStallFile, kvmStallLimit
+	kvmDevice, kvmStallLimit = dev, time.Second
 	kvmStallFile = func() string { return stallFile }
-	t.Cleanup(func() { kvmDevice, kvmStallFile, KVMStallLimit = oldDev, oldFile, oldLimit })
+	t.Cleanup(func() { kvmDevice, kvmStallFile, kvmStallLimit = oldDev, oldFile, oldLimit })
 	t.Setenv("FAKE_LOG", filepath.Join(dir, "log"))
 	t.Setenv("FAKE_KVM", kvm)
 	t.Setenv("KGEN_VM_ACCEL", "")
@@ -68,12 +71,19 @@ func fakeLog(t *testing.T, dir string) string {
 }
 
 // TestAccelFallback checks that an auto KVM guest that stalls before /init,
-// or a qemu that cannot start KVM, is booted again under TCG, that the
-// host is then remembered, and that an explicit accelerator is obeyed.
+// or a qemu that cannot start KVM, is booted again under TCG, that a stall
+// is then remembered, and that an explicit accelerator is obeyed.
 func TestAccelFallback(t *testing.T) {
-	for _, mode := range []string{"stall", "fail"} {
-		t.Run(mode, func(t *testing.T) {
-			c, dir := fakeHost(t, mode)
+	for _, tt := range []struct {
+		mode     string
+		remember bool
+		runs     string // accelerators of two auto runs
+	}{
+		{"stall", true, "kvm tcg tcg"},
+		{"fail", false, "kvm tcg kvm tcg"},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			c, dir := fakeHost(t, tt.mode)
 			var out, notes bytes.Buffer
 			c.Stdout, c.Notes = &out, &notes
 			res, err := Run(t.Context(), c)
@@ -86,38 +96,80 @@ func TestAccelFallback(t *testing.T) {
 			if !strings.Contains(notes.String(), "booting again under TCG") {
 				t.Errorf("notes %q lack the fallback", notes.String())
 			}
-			if why := kvmStalled(); !strings.Contains(why, "KVM") {
-				t.Errorf("stall not remembered: %q", why)
+			if why, _ := kvmStalled(); (why != "") != tt.remember {
+				t.Errorf("stall remembered: %q, want remembered %v", why, tt.remember)
 			}
-			// The next auto run goes straight to TCG.
 			notes.Reset()
 			if res, err = Run(t.Context(), c); err != nil || res.Accel != "tcg" {
 				t.Fatalf("second Run: %v, accel %v", err, res)
 			}
-			if got := fakeLog(t, dir); got != "kvm tcg tcg" {
-				t.Errorf("accelerators %q, want \"kvm tcg tcg\"", got)
+			if got := fakeLog(t, dir); got != tt.runs {
+				t.Errorf("accelerators %q, want %q", got, tt.runs)
 			}
-			if notes.Len() != 0 {
-				t.Errorf("second run noted %q", notes.String())
+			// A remembered stall is said, with the way back to KVM.
+			if tt.remember && !strings.Contains(notes.String(), "--accel kvm") {
+				t.Errorf("second run's notes %q do not say why it is TCG", notes.String())
 			}
 		})
 	}
-	t.Run("healthy KVM", func(t *testing.T) {
+	t.Run("stall of an earlier host boot", func(t *testing.T) {
 		c, dir := fakeHost(t, "ok")
+		os.WriteFile(kvmStallFile(), []byte("some-other-boot-id\nKVM stalled\n"), 0o644)
+		if res, err := Run(t.Context(), c); err != nil || res.Accel != "kvm" {
+			t.Fatalf("Run: %v, %+v", err, res)
+		}
+		if got := fakeLog(t, dir); got != "kvm" {
+			t.Errorf("accelerators %q, want kvm", got)
+		}
+	})
+	t.Run("healthy KVM, slow to start /init", func(t *testing.T) {
+		c, dir := fakeHost(t, "slow")
+		kvmStallLimit = 5 * time.Second
 		res, err := Run(t.Context(), c)
 		if err != nil || res.Accel != "kvm" {
 			t.Fatalf("Run: %v, %+v", err, res)
 		}
-		if got := fakeLog(t, dir); got != "kvm" || kvmStalled() != "" {
-			t.Errorf("accelerators %q, stall %q; want one kvm boot, no stall", got, kvmStalled())
+		if why, _ := kvmStalled(); fakeLog(t, dir) != "kvm" || why != "" {
+			t.Errorf("accelerators %q, stall %q; want one kvm boot, no stall", fakeLog(t, dir), why)
+		}
+	})
+	t.Run("timeout within the stall limit is the user's", func(t *testing.T) {
+		c, dir := fakeHost(t, "stall")
+		kvmStallLimit, c.Timeout = 5*time.Second, 2*time.Second
+		_, err := Run(t.Context(), c)
+		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "--accel tcg") {
+			t.Fatalf("got %v, want a timeout suggesting --accel tcg", err)
+		}
+		if why, _ := kvmStalled(); fakeLog(t, dir) != "kvm" || why != "" {
+			t.Errorf("accelerators %q, stall %q; want one kvm boot, no stall", fakeLog(t, dir), why)
+		}
+	})
+	t.Run("fallback within the timeout", func(t *testing.T) {
+		c, _ := fakeHost(t, "stall")
+		c.Timeout = 3 * time.Second
+		res, err := Run(t.Context(), c)
+		if err != nil || res.Accel != "tcg" || res.Duration < time.Second {
+			t.Fatalf("Run: %v, %+v; want tcg after the 1 s stall", err, res)
+		}
+	})
+	t.Run("qemu failure that is not KVM's", func(t *testing.T) {
+		c, dir := fakeHost(t, "badkernel")
+		var notes bytes.Buffer
+		c.Notes = &notes
+		_, err := Run(t.Context(), c)
+		if !errors.Is(err, ErrNoExitStatus) || !strings.Contains(err.Error(), "could not load kernel") {
+			t.Fatalf("got %v, want qemu's own error", err)
+		}
+		if fakeLog(t, dir) != "kvm" || notes.Len() != 0 {
+			t.Errorf("accelerators %q, notes %q; want no fallback", fakeLog(t, dir), notes.String())
 		}
 	})
 	t.Run("kvm forced: no fallback", func(t *testing.T) {
 		c, dir := fakeHost(t, "stall")
 		c.Accel, c.Timeout = "kvm", 3*time.Second
 		_, err := Run(t.Context(), c)
-		if !errors.Is(err, ErrTimeout) {
-			t.Fatalf("got %v, want a timeout", err)
+		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "/init never started under KVM") {
+			t.Fatalf("got %v, want a timeout naming KVM", err)
 		}
 		if got := fakeLog(t, dir); got != "kvm" {
 			t.Errorf("accelerators %q, want kvm only", got)

@@ -54,14 +54,14 @@
 // -no-reboot so a panic ends qemu at once.
 //
 // qemu uses TCG with -cpu max, or KVM with -cpu host when /dev/kvm is
-// usable and Icount is off (Config.Accel "auto"). /init writes a sign of
-// life to a third UART as it starts; a KVM guest that has not done so
-// within KVMStallLimit (30 s, many times what a healthy boot needs) is killed and booted
-// again under TCG, and the stall is remembered until the host reboots.
-// On a host with paravirtual KVM (kvm-pvm) all three Debian kernels
-// stalled in early boot for good, the host logging "kvm-pvm:
-// INTERNAL_ERROR in batch emul", so trusting /dev/kvm alone made every
-// boot time out. Booting the uncompressed ELF vmlinux through
+// usable and Icount is off (Config.Accel "auto"). /init writes a marker
+// on the output port before the command, its sign of life; a KVM guest
+// that has not done so within 30 s (many times what a healthy boot needs)
+// is killed and booted again under TCG, and the stall is remembered until
+// the host reboots. On a host with paravirtual KVM (kvm-pvm) all three
+// Debian kernels stalled in early boot for good, the host logging
+// "kvm-pvm: INTERNAL_ERROR in batch emul", so trusting /dev/kvm alone
+// made every boot time out. Booting the uncompressed ELF vmlinux through
 // its PVH entry saves the 9-13 s the guest spends decompressing a bzImage
 // under TCG; a boot to the command's exit then takes 3-5 s on the Debian
 // 5.10, 6.1 and 6.12 kernels. Icount adds -icount shift=0 and -seed 1 for

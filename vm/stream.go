@@ -137,21 +137,23 @@ func lastLines(b []byte, n int) string {
 	return strings.TrimLeft(string(b[i:]), "\n")
 }
 
-// outputFilter passes the command's output through to out and stops at
-// the exit marker, recording the status. Bytes that may begin the marker
-// are held back until the next write decides.
+// outputFilter passes the command's output through to out. It drops the
+// init marker, closing started, and stops at the exit marker, recording
+// the status. Bytes that may begin a marker are held back until the next
+// write decides.
 type outputFilter struct {
 	out  io.Writer
 	held []byte
 
-	mu     sync.Mutex
-	status int // -1 until the marker has been read
-	done   chan struct{}
-	err    error // the first error of out
+	mu      sync.Mutex
+	status  int // -1 until the exit marker has been read
+	done    chan struct{}
+	started chan struct{} // closed at the init marker
+	err     error         // the first error of out
 }
 
 func newOutputFilter(out io.Writer) *outputFilter {
-	return &outputFilter{out: out, status: -1, done: make(chan struct{})}
+	return &outputFilter{out: out, status: -1, done: make(chan struct{}), started: make(chan struct{})}
 }
 
 func (f *outputFilter) Write(p []byte) (int, error) {
@@ -171,6 +173,19 @@ func (f *outputFilter) Write(p []byte) (int, error) {
 		}
 		f.emit(buf[:i])
 		buf = buf[i:]
+		if bytes.HasPrefix(buf, []byte(initMarker)) {
+			select {
+			case <-f.started:
+			default:
+				close(f.started)
+			}
+			buf = buf[len(initMarker):]
+			continue
+		}
+		if len(buf) < len(initMarker) && strings.HasPrefix(initMarker, string(buf)) {
+			f.held = bytes.Clone(buf)
+			return n, nil
+		}
 		rest := buf
 		if len(rest) > len(exitMarker) {
 			rest = rest[:len(exitMarker)]

@@ -13,19 +13,23 @@ import (
 
 func TestOutputFilter(t *testing.T) {
 	tests := []struct {
-		name   string
-		stream string
-		want   string
-		status int
+		name    string
+		stream  string
+		want    string
+		status  int
+		started bool
 	}{
-		{"plain", "hello\n" + exitMarker + "3\x00", "hello\n", 3},
-		{"no final newline", "abc" + exitMarker + "0\x00", "abc", 0},
-		{"status 255", exitMarker + "255\x00", "", 255},
-		{"nul bytes in output", "a\x00b\x00\x00K" + exitMarker + "1\x00", "a\x00b\x00\x00K", 1},
-		{"marker prefix in output", "\x00KGEN-VM-\n" + exitMarker + "2\x00", "\x00KGEN-VM-\n", 2},
-		{"bad status", exitMarker + "9999\x00x" + exitMarker + "4\x00", exitMarker + "9999\x00x", 4},
-		{"after marker dropped", "x" + exitMarker + "5\x00late output", "x", 5},
-		{"no marker", "partial\x00KGEN", "partial\x00KGEN", -1},
+		{"plain", "hello\n" + exitMarker + "3\x00", "hello\n", 3, false},
+		{"init marker", initMarker + "hi\n" + exitMarker + "0\x00", "hi\n", 0, true},
+		{"init marker inside output", "a" + initMarker + "b" + exitMarker + "0\x00", "ab", 0, true},
+		{"init marker prefix", "\x00KGEN-VM-INI\n" + exitMarker + "1\x00", "\x00KGEN-VM-INI\n", 1, false},
+		{"no final newline", "abc" + exitMarker + "0\x00", "abc", 0, false},
+		{"status 255", exitMarker + "255\x00", "", 255, false},
+		{"nul bytes in output", "a\x00b\x00\x00K" + exitMarker + "1\x00", "a\x00b\x00\x00K", 1, false},
+		{"marker prefix in output", "\x00KGEN-VM-\n" + exitMarker + "2\x00", "\x00KGEN-VM-\n", 2, false},
+		{"bad status", exitMarker + "9999\x00x" + exitMarker + "4\x00", exitMarker + "9999\x00x", 4, false},
+		{"after marker dropped", "x" + exitMarker + "5\x00late output", "x", 5, false},
+		{"no marker", "partial\x00KGEN", "partial\x00KGEN", -1, false},
 	}
 	for _, tt := range tests {
 		// Every split of the stream into two writes must give the same.
@@ -36,6 +40,9 @@ func TestOutputFilter(t *testing.T) {
 			f.Write([]byte(tt.stream[cut:]))
 			f.flush()
 			status, err := f.exitStatus()
+			if started := isClosed(f.started); started != tt.started {
+				t.Errorf("%s, cut %d: started %v, want %v", tt.name, cut, started, tt.started)
+			}
 			if out.String() != tt.want || status != tt.status || err != nil {
 				t.Errorf("%s, cut %d: got %q status %d err %v, want %q status %d",
 					tt.name, cut, out.String(), status, err, tt.want, tt.status)
@@ -51,6 +58,15 @@ func TestOutputFilter(t *testing.T) {
 		if status, _ := f.exitStatus(); out.String() != tt.want || status != tt.status {
 			t.Errorf("%s, bytewise: got %q status %d", tt.name, out.String(), status)
 		}
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

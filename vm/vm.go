@@ -55,10 +55,10 @@ type Config struct {
 	// Accel picks qemu's accelerator: "kvm", "tcg" or "auto". Empty
 	// means $KGEN_VM_ACCEL, else "auto": KVM when /dev/kvm opens, Icount
 	// is off and KVM has not stalled on this host since it booted, else
-	// TCG. An auto KVM guest that has not started /init within
-	// KVMStallLimit is killed and booted again under TCG, and the host
-	// is remembered (see kvmStallFile): nested or paravirtual KVM (such
-	// as kvm-pvm) can hang a guest's early boot for good.
+	// TCG. An auto KVM guest that has not started /init within 30 s is
+	// killed and booted again under TCG, in what is left of Timeout, and
+	// the stall is remembered (see kvmStallFile): nested or paravirtual
+	// KVM (such as kvm-pvm) can hang a guest's early boot for good.
 	Accel string
 	// Append is added to the kernel command line, after kgen's own
 	// arguments, so it can override them.
@@ -105,14 +105,20 @@ var (
 	ErrNoExitStatus = errors.New("guest ended without the command's exit status")
 	// ErrNoQEMU is returned when the qemu binary is not installed.
 	ErrNoQEMU = errors.New("qemu not found")
-	// errKVMStalled is boot's report of an auto KVM guest that did not
-	// start /init in time; Run then boots it under TCG.
-	errKVMStalled = errors.New("KVM guest stalled")
 )
 
-// KVMStallLimit is how long an auto KVM guest may take to start /init
-// before kgen gives up on KVM for the host.
-var KVMStallLimit = 30 * time.Second
+// kvmStallLimit is how long an auto KVM guest may take to start /init
+// before kgen gives up on KVM for the host; a variable for tests.
+var kvmStallLimit = 30 * time.Second
+
+// kvmFallback is boot's report of an auto KVM guest to boot again under
+// TCG: it stalled before /init, or qemu could not start KVM.
+type kvmFallback struct {
+	why      string
+	remember bool // a stall, not a failure qemu reported at once
+}
+
+func (e *kvmFallback) Error() string { return e.why }
 
 // GuestError reports a guest that misbehaved: its kernel panicked,
 // oopsed or warned, the run timed out, or it stopped without passing on
@@ -159,14 +165,13 @@ type arch struct {
 	args    []string // machine and CPU
 	console string   // kernel console device
 	output  string   // the guest's device for the command's output
-	started string   // the guest's device /init writes to when it starts
 }
 
 var arches = map[string]arch{
 	"x86_64": {
 		qemu: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: elf.EM_X86_64, goarch: "amd64",
 		args:    []string{"-machine", "pc"},
-		console: "ttyS0", output: "/dev/ttyS1", started: "/dev/ttyS2",
+		console: "ttyS0", output: "/dev/ttyS1",
 	},
 }
 
@@ -277,7 +282,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	err = buildInitramfs(initrd, initramfs{
 		busybox: c.Busybox,
 		kgen:    kgen,
-		init:    fmt.Sprintf(initScript, a.output, a.started),
+		init:    fmt.Sprintf(initScript, a.output),
 		files: map[string]string{
 			"/etc/kgen/cmd": c.Cmd,
 			"/etc/kgen/env": env,
@@ -300,18 +305,38 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 		kvm = true
 	case "auto":
-		kvm = !c.Icount && kvmOpen(a) == nil && kvmStalled() == ""
+		if !c.Icount && kvmOpen(a) == nil {
+			kvm = true
+			if why, file := kvmStalled(); why != "" {
+				kvm = false
+				note(c.Notes, "TCG, not KVM: KVM stalled on this host before (%s); to try it again delete %s or pass --accel kvm", why, file)
+			}
+		}
 	}
 	res, err := boot(ctx, c, a, qemu, initrd.Name(), kvm, c.Accel == "auto")
-	if errors.Is(err, errKVMStalled) {
-		why := err.Error()
-		rememberKVMStall(why)
-		if c.Notes != nil {
-			fmt.Fprintf(c.Notes, "kgen vm: %s; booting again under TCG (slower). KVM stays off for auto runs until the host reboots; --accel kvm forces it\n", why)
+	var fb *kvmFallback
+	if errors.As(err, &fb) {
+		spent := res.Duration
+		if fb.remember {
+			rememberKVMStall(fb.why)
+			note(c.Notes, "%s; booting again under TCG (slower); auto runs keep off KVM until the host reboots (--accel kvm forces it)", fb.why)
+		} else {
+			note(c.Notes, "%s; booting again under TCG", fb.why)
 		}
+		c.Timeout -= spent
 		res, err = boot(ctx, c, a, qemu, initrd.Name(), false, false)
+		if res != nil {
+			res.Duration += spent
+		}
 	}
 	return res, err
+}
+
+// note writes one of kgen's remarks on the run to w, if set.
+func note(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "kgen vm: "+format+"\n", args...)
+	}
 }
 
 // kvmDevice is the KVM device; a variable for tests.
@@ -330,42 +355,58 @@ func kvmOpen(a arch) error {
 	return nil
 }
 
-// kvmStallFile is where a KVM stall is remembered: in the temporary
-// directory, named by the host's boot ID, so a reboot (a new host kernel
-// or KVM module) tries KVM again. A variable for tests.
+// kvmStallFile is where a KVM stall is remembered, with the boot ID of
+// the host it happened on: a reboot (a new host kernel or KVM module)
+// tries KVM again. A variable for tests.
 var kvmStallFile = func() string {
-	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	dir, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(os.TempDir(), "kgen-kvm-stalled-"+strings.TrimSpace(string(id)))
+	return filepath.Join(dir, "kgen", "kvm-stalled")
 }
 
-// kvmStalled returns why KVM stalled on this host since it booted, or "".
-func kvmStalled() string {
-	name := kvmStallFile()
-	if name == "" {
-		return ""
+func bootID() string {
+	id, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(id))
+}
+
+// kvmStalled returns why KVM stalled on this host since it booted, and
+// the file that says so, or "".
+func kvmStalled() (why, file string) {
+	file = kvmStallFile()
+	if file == "" {
+		return "", ""
 	}
-	b, err := os.ReadFile(name)
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	if why := strings.TrimSpace(string(b)); why != "" {
-		return why
+	id, why, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	if id != bootID() {
+		return "", "" // an earlier boot of the host
 	}
-	return "KVM stalled"
+	if why == "" {
+		why = "no reason recorded"
+	}
+	return why, file
 }
 
 // rememberKVMStall records why KVM stalled; best effort.
 func rememberKVMStall(why string) {
-	if name := kvmStallFile(); name != "" {
-		_ = os.WriteFile(name, []byte(why+"\n"), 0o644)
+	file := kvmStallFile()
+	if file == "" || os.MkdirAll(filepath.Dir(file), 0o755) != nil {
+		return
 	}
+	tmp := fmt.Sprintf("%s.%d", file, os.Getpid())
+	if os.WriteFile(tmp, []byte(bootID()+"\n"+why+"\n"), 0o644) == nil {
+		_ = os.Rename(tmp, file)
+	}
+	os.Remove(tmp)
 }
 
-// qemuArgs returns qemu's arguments; the console is fd 3, the output
-// port fd 4 and the started port fd 5 of qemu.
+// qemuArgs returns qemu's arguments; the console is fd 3 and the output
+// port fd 4 of qemu.
 func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 	args := []string{
 		// Nothing but what is listed here: no NIC, VGA, floppy, monitor.
@@ -413,10 +454,6 @@ func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 		"-serial", "chardev:console",
 		"-chardev", "file,id=output,path=/dev/fd/4",
 		"-serial", "chardev:output",
-		// A third: /init's sign of life, which tells a stalled KVM
-		// guest from a slow one.
-		"-chardev", "file,id=started,path=/dev/fd/5",
-		"-serial", "chardev:started",
 	)
 	return args
 }
@@ -447,60 +484,40 @@ func (b *limitedBuffer) String() string {
 	return strings.TrimSpace(string(b.buf))
 }
 
+// kvmStartFailures are what qemu prints when it cannot start KVM at all.
+var kvmStartFailures = []string{"failed to initialize kvm", "could not access kvm kernel module"}
+
 func boot(ctx context.Context, c Config, a arch, qemu, initrd string, kvm, probe bool) (*Result, error) {
-	var pipes [6]*os.File // console, output and started: read and write ends
-	closeAll := func() {
-		for _, f := range pipes {
-			if f != nil {
-				f.Close()
-			}
-		}
+	conR, conW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create console pipe: %w", err)
 	}
-	for i := 0; i < len(pipes); i += 2 {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll()
-			return nil, fmt.Errorf("create pipe to qemu: %w", err)
-		}
-		pipes[i], pipes[i+1] = r, w
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		conR.Close()
+		conW.Close()
+		return nil, fmt.Errorf("create output pipe: %w", err)
 	}
-	conR, outR, startR := pipes[0], pipes[2], pipes[4]
 	qerr := &limitedBuffer{max: 8 << 10}
 	cmd := exec.Command(qemu, qemuArgs(c, a, initrd, kvm)...)
-	cmd.ExtraFiles = []*os.File{pipes[1], pipes[3], pipes[5]} // fds 3, 4, 5
+	cmd.ExtraFiles = []*os.File{conW, outW} // fds 3 and 4
 	cmd.Stdout, cmd.Stderr = qerr, qerr
 	start := time.Now()
-	err := cmd.Start()
+	err = cmd.Start()
 	// qemu holds the write ends now; ours would keep the readers from
 	// ever seeing EOF.
-	for i := 1; i < len(pipes); i += 2 {
-		pipes[i].Close()
-	}
+	conW.Close()
+	outW.Close()
 	if err != nil {
 		conR.Close()
 		outR.Close()
-		startR.Close()
 		return nil, fmt.Errorf("start %s: %w", qemu, err)
 	}
 
 	con := newConsole(c.Console)
 	out := newOutputFilter(c.Stdout)
-	started := make(chan struct{})
-	initSeen := started
 	var readers sync.WaitGroup
-	readers.Add(3)
-	go func() {
-		defer readers.Done()
-		defer startR.Close()
-		buf := make([]byte, 64)
-		n, err := startR.Read(buf)
-		if n > 0 {
-			close(started)
-		}
-		for err == nil {
-			_, err = startR.Read(buf)
-		}
-	}()
+	readers.Add(2)
 	go func() {
 		defer readers.Done()
 		defer conR.Close()
@@ -519,18 +536,24 @@ func boot(ctx context.Context, c Config, a arch, qemu, initrd string, kvm, probe
 	timeout := time.NewTimer(c.Timeout)
 	defer timeout.Stop()
 	var stall <-chan time.Time // an auto KVM guest's time to start /init
-	if probe && kvm {
-		stall = time.After(min(KVMStallLimit, c.Timeout))
+	if probe && kvm && kvmStallLimit < c.Timeout {
+		stall = time.After(kvmStallLimit)
 	}
 	var (
 		waitErr  error
 		timedOut bool
 		stalled  bool
+		killed   bool // by us: qemu's exit status says nothing then
 		ctxErr   error
 		deadline <-chan time.Time // set once the guest should be ending
 		bad      = con.bad
 		done     = out.done
+		started  = out.started
 	)
+	kill := func() {
+		killed = true
+		_ = cmd.Process.Kill()
+	}
 loop:
 	for {
 		select {
@@ -541,10 +564,10 @@ loop:
 		case <-stall:
 			stall = nil
 			select {
-			case <-initSeen: // raced with the timer: not a stall
+			case <-out.started: // raced with the timer: not a stall
 			default:
 				stalled = true
-				_ = cmd.Process.Kill()
+				kill()
 			}
 		case <-done:
 			done = nil
@@ -558,20 +581,20 @@ loop:
 				deadline = time.After(grace)
 			}
 		case <-deadline:
-			_ = cmd.Process.Kill()
+			kill()
 			deadline = nil
 		case <-timeout.C:
 			timedOut = true
-			_ = cmd.Process.Kill()
+			kill()
 		case <-ctx.Done():
 			ctxErr = ctx.Err()
-			_ = cmd.Process.Kill()
+			kill()
 		}
 	}
 	readers.Wait()
 	sawInit := false
 	select {
-	case <-initSeen:
+	case <-out.started:
 		sawInit = true
 	default:
 	}
@@ -584,16 +607,24 @@ loop:
 	if ctxErr != nil {
 		return res, fmt.Errorf("run vm: %w", ctxErr)
 	}
-	if probe && kvm && !sawInit && !stalled && waitErr != nil &&
-		strings.Contains(strings.ToLower(qerr.String()), "kvm") {
-		return res, fmt.Errorf("%w: qemu failed under KVM before /init: %s", errKVMStalled, qerr.String())
+	qmsg := qerr.String()
+	if probe && kvm && !sawInit && !killed && waitErr != nil {
+		for _, f := range kvmStartFailures {
+			if strings.Contains(strings.ToLower(qmsg), f) {
+				return res, &kvmFallback{why: "qemu could not start KVM: " + qmsg}
+			}
+		}
 	}
 	if stalled {
-		last := "the kernel printed nothing"
+		// The line stays unremembered if /init was in fact on its way.
+		what := "the kernel printed nothing on its console"
 		if l := lastLines(tail, 1); l != "" {
-			last = fmt.Sprintf("the console's last line: %q", l)
+			what = fmt.Sprintf("the console's last line: %q", l)
 		}
-		return res, fmt.Errorf("%w: no /init after %v under KVM (%s)", errKVMStalled, min(KVMStallLimit, c.Timeout), last)
+		if qmsg != "" {
+			what += "; qemu: " + qmsg
+		}
+		return res, &kvmFallback{why: fmt.Sprintf("KVM guest did not start /init in %v (%s)", kvmStallLimit, what), remember: !sawInit}
 	}
 	if werr != nil {
 		return res, fmt.Errorf("write guest output: %w", werr)
@@ -603,14 +634,20 @@ loop:
 		// A panic, oops or warning outranks a timeout: it is its cause.
 	case timedOut:
 		reason, line = "timeout", fmt.Sprintf("no exit after %v", c.Timeout)
+		if kvm && !sawInit {
+			line += " and /init never started under KVM: is KVM usable here? Try --accel tcg"
+			if qmsg != "" {
+				line += " (qemu: " + qmsg + ")"
+			}
+		}
 	case status < 0:
 		reason = "no exit status"
 		var why []string
 		if waitErr != nil {
 			why = append(why, "qemu: "+waitErr.Error())
 		}
-		if msg := qerr.String(); msg != "" {
-			why = append(why, msg)
+		if qmsg != "" {
+			why = append(why, qmsg)
 		}
 		if len(tail) == 0 {
 			why = append(why, fmt.Sprintf("the kernel printed nothing: is %s a bootable %s kernel?", c.Kernel, c.Arch))
