@@ -58,5 +58,5 @@ func (otstKind) Files(s spec.Spec, h Header, out Output) ([]string, error) {
 			return nil, fmt.Errorf("write %s: %w", f.name, err)
 		}
 	}
-	return []string{"HAVE_PROC_OPS", "HAVE_STACK_TRACE_SAVE", "HAVE_ASSIGN_STR_ONE_ARG"}, nil
+	return []string{"HAVE_PROC_OPS", "HAVE_STACK_TRACE_SAVE", "HAVE_ASSIGN_STR_ONE_ARG", "HAVE_PRINTK_CPU_SYNC"}, nil
 }

@@ -42,9 +42,12 @@ const (
 	DefaultOtstShots      = 1
 	DefaultOtstMaxSymbols = 64
 	DefaultOtstMode       = "0600"
-	MaxOtstShots          = 10000
-	MaxOtstMaxSymbols     = 1024
-	MaxOtstProcLeaf       = 64
+	// MaxOtstShots bounds the console output of one arming: each shot
+	// prints a stack dump (some 30 lines) from the probe's atomic context,
+	// and on a serial console 10000 of them take minutes to print.
+	MaxOtstShots      = 100
+	MaxOtstMaxSymbols = 1024
+	MaxOtstProcLeaf   = 64
 	// MaxOtstSymbol is KSYM_NAME_LEN-1 of the oldest kernels (128); newer
 	// kernels accept up to 511 bytes at run time.
 	MaxOtstSymbol = 127

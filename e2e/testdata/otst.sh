@@ -144,6 +144,20 @@ sec param-after
 ls $P3 2>&1
 grep otst3 /proc/modules
 
+# 4b. A probe whose function went with its module is not listed, and the
+#     symbol can be armed again once the module is back.
+sec gone
+kgen load otst3.ko >/dev/null 2>&1; echo "rc=$?"
+w $P otst3:otst3_show
+echo "list=[$(grep otst3 $P)]"
+kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
+echo "list=[$(grep otst3 $P)]"
+kgen load otst3.ko >/dev/null 2>&1; echo "rc=$?"
+w $P otst3:otst3_show
+cat $P3 >/dev/null
+echo "list=[$(wait_empty $P)]"
+kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
+
 # 5. 100 arm/trigger cycles, then unload with several symbols armed.
 sec cycles
 ok=0

@@ -19,6 +19,7 @@
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/irq_work.h>
+#include <linux/irqflags.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -30,6 +31,7 @@
 #include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/printk.h>
+#include <linux/ratelimit.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -50,7 +52,7 @@
 #define OTST_MODE 0600
 /* kgen: max_symbols */
 #define OTST_MAX_SYMBOLS 64
-#define OTST_MAX_SHOTS 10000
+#define OTST_MAX_SHOTS 100
 /* Frames saved per shot, and how far past the probe address a return
  * address may point and still be the probed function's own frame. */
 #define OTST_STACK_DEPTH 32
@@ -72,9 +74,8 @@ struct otst_stats {
 };
 
 /* kgen: symbols */
-static char *otst_symbols[OTST_MAX_SYMBOLS] = {
-};
-static unsigned int otst_nsymbols = 0;
+static char *otst_symbols[OTST_MAX_SYMBOLS];
+static unsigned int otst_nsymbols;
 module_param_array_named(symbols, otst_symbols, charp, &otst_nsymbols, 0444);
 MODULE_PARM_DESC(symbols, "symbols armed at load, comma separated");
 
@@ -83,11 +84,17 @@ static int otst_shots = 1;
 module_param_named(shots, otst_shots, int, 0644);
 MODULE_PARM_DESC(shots, "traces per arming, 1.." __stringify(OTST_MAX_SHOTS) "; read when a symbol is armed");
 
-static DEFINE_MUTEX(otst_lock);	/* guards the list and the counts below */
+static DEFINE_MUTEX(otst_lock);	/* guards the list and the count below */
 static LIST_HEAD(otst_armed);
-static unsigned int otst_narmed;
 static u64 otst_arms;
-static u64 otst_rejected;
+static atomic_long_t otst_rejected = ATOMIC_LONG_INIT(0);
+/* One budget for every rejection message, however it was rejected. */
+static DEFINE_RATELIMIT_STATE(otst_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+#define otst_reject(fmt, ...)					\
+	do {								\
+		if (__ratelimit(&otst_rs))				\
+			pr_warn(fmt, ##__VA_ARGS__);			\
+	} while (0)
 static DEFINE_PER_CPU(struct otst_stats, otst_stats);
 static struct proc_dir_entry *otst_proc;
 static struct dentry *otst_dir;
@@ -135,11 +142,21 @@ static unsigned int otst_stack(unsigned long *entries, unsigned long addr)
 	return nr;
 }
 
+#ifdef KGEN_HAVE_PRINTK_CPU_SYNC
+/* A header and its stack print as one block among other CPUs' dumps. */
+#define otst_dump_lock(flags)	printk_cpu_sync_get_irqsave(flags)
+#define otst_dump_unlock(flags)	printk_cpu_sync_put_irqrestore(flags)
+#else
+/* No such lock before 5.19: concurrent shots' lines may interleave. */
+#define otst_dump_lock(flags)	local_irq_save(flags)
+#define otst_dump_unlock(flags)	local_irq_restore(flags)
+#endif
+
 /* The kprobe pre-handler: atomic context, never sleeps, bounded work. */
 static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct otst_probe *p = container_of(kp, struct otst_probe, kp);
-	unsigned long *entries;
+	unsigned long *entries, flags;
 	unsigned int nr;
 	int left;
 
@@ -151,8 +168,10 @@ static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	this_cpu_inc(otst_stats.triggers);
 	/* The original's wording and raw address: log scrapers rely on it. */
+	otst_dump_lock(flags);
 	pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
 	dump_stack();
+	otst_dump_unlock(flags);
 	entries = this_cpu_ptr(otst_entries);
 	nr = otst_stack(entries, (unsigned long)kp->addr);
 	trace_otst_trigger(p->sym, (unsigned long)kp->addr,
@@ -162,10 +181,19 @@ static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-/* irq_work: hard interrupt context, where no workqueue lock is held. */
+/* irq_work: runs outside the probe's context, where no workqueue lock is held. */
 static void otst_kick(struct irq_work *work)
 {
 	schedule_work(&otst_reap_work);
+}
+
+/*
+ * A spent probe fired its last shot; a gone one's function went with its
+ * module. Either awaits removal, and counts as armed nowhere.
+ */
+static bool otst_spent(struct otst_probe *p)
+{
+	return atomic_read(&p->left) <= 0 || kprobe_gone(&p->kp);
 }
 
 static struct otst_probe *otst_find(const char *sym)
@@ -174,12 +202,11 @@ static struct otst_probe *otst_find(const char *sym)
 
 	lockdep_assert_held(&otst_lock);
 	list_for_each_entry(p, &otst_armed, node)
-		if (atomic_read(&p->left) > 0 && !strcmp(p->sym, sym))
+		if (!otst_spent(p) && !strcmp(p->sym, sym))
 			return p;
 	return NULL;
 }
 
-/* Probes with shots left; a spent one awaiting removal does not count. */
 static unsigned int otst_live(void)
 {
 	struct otst_probe *p;
@@ -187,7 +214,7 @@ static unsigned int otst_live(void)
 
 	lockdep_assert_held(&otst_lock);
 	list_for_each_entry(p, &otst_armed, node)
-		if (atomic_read(&p->left) > 0)
+		if (!otst_spent(p))
 			n++;
 	return n;
 }
@@ -209,7 +236,7 @@ static void otst_remove(bool all)
 
 	lockdep_assert_held(&otst_lock);
 	list_for_each_entry_safe(p, tmp, &otst_armed, node) {
-		if (all || atomic_read(&p->left) <= 0) {
+		if (all || otst_spent(p)) {
 			list_move_tail(&p->node, &dead);
 			n++;
 		}
@@ -228,7 +255,6 @@ static void otst_remove(bool all)
 		if (!kps)
 			unregister_kprobe(&p->kp);
 		list_del(&p->node);
-		otst_narmed--;
 		pr_info("symbol %s unregistered!\n", p->sym);
 		kfree(p);
 	}
@@ -253,19 +279,19 @@ static int otst_check(const char *sym, size_t len)
 	size_t i, first = 0;
 
 	if (!len) {
-		pr_warn_ratelimited("rejected: empty symbol name\n");
+		otst_reject("rejected: empty symbol name\n");
 		return -EINVAL;
 	}
 	if (len > KSYM_NAME_LEN - 1) {
-		pr_warn_ratelimited("rejected: %zu-byte symbol name; at most %d\n",
-				    len, KSYM_NAME_LEN - 1);
+		otst_reject("rejected: %zu-byte symbol name; at most %d\n",
+				len, KSYM_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
 	colon = memchr(sym, ':', len);
 	if (colon) {
 		first = colon - sym + 1;	/* the symbol after "module:" */
 		if (first == 1 || first == len) {
-			pr_warn_ratelimited("rejected: want module:symbol, both non-empty\n");
+			otst_reject("rejected: want module:symbol, both non-empty\n");
 			return -EINVAL;
 		}
 	}
@@ -276,8 +302,8 @@ static int otst_check(const char *sym, size_t len)
 			  (c == '.' && i >= first) || (c == ':' && i == first - 1);
 
 		if (!ok) {
-			pr_warn_ratelimited("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
-					    c, i);
+			otst_reject("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
+					c, i);
 			return -EINVAL;
 		}
 	}
@@ -292,8 +318,8 @@ static int otst_arm(const char *sym, size_t len)
 	int ret;
 
 	if (shots < 1 || shots > OTST_MAX_SHOTS) {
-		pr_warn_ratelimited("cannot arm %s: parameter shots is %d; set 1..%d\n",
-				    sym, shots, OTST_MAX_SHOTS);
+		otst_reject("cannot arm %s: parameter shots is %d; set 1..%d\n",
+				sym, shots, OTST_MAX_SHOTS);
 		return -EINVAL;
 	}
 	p = kzalloc(struct_size(p, sym, len + 1), GFP_KERNEL);
@@ -310,23 +336,22 @@ static int otst_arm(const char *sym, size_t len)
 	otst_remove(false);
 	old = otst_find(p->sym);
 	if (old) {
-		pr_warn_ratelimited("cannot arm %s: already armed\n", p->sym);
+		otst_reject("cannot arm %s: already armed\n", p->sym);
 		ret = -EEXIST;
 		goto out;
 	}
 	if (otst_live() >= OTST_MAX_SYMBOLS) {
-		pr_warn_ratelimited("cannot arm %s: %d symbols armed, the maximum\n",
-				    p->sym, OTST_MAX_SYMBOLS);
+		otst_reject("cannot arm %s: %d symbols armed, the maximum\n",
+				p->sym, OTST_MAX_SYMBOLS);
 		ret = -ENOSPC;
 		goto out;
 	}
 	ret = register_kprobe(&p->kp);
 	if (ret < 0) {
-		pr_warn_ratelimited("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
+		otst_reject("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
 		goto out;
 	}
 	list_add_tail(&p->node, &otst_armed);
-	otst_narmed++;
 	otst_arms++;
 	pr_info("symbol %s registered!\n", p->sym);
 	p = NULL;
@@ -344,12 +369,11 @@ static int otst_disarm(const char *sym)
 	mutex_lock(&otst_lock);
 	p = otst_find(sym);
 	if (!p) {
-		pr_warn_ratelimited("cannot disarm %s: not armed\n", sym);
+		otst_reject("cannot disarm %s: not armed\n", sym);
 		ret = -ENOENT;
 	} else {
 		unregister_kprobe(&p->kp);
 		list_del(&p->node);
-		otst_narmed--;
 		pr_info("symbol %s unregistered!\n", p->sym);
 		kfree(p);
 	}
@@ -374,8 +398,8 @@ static ssize_t otst_write(struct file *file, const char __user *ubuf,
 	/* '-' + KSYM_NAME_LEN-1 bytes + '\n' at most; no copy of more. */
 	if (count > KSYM_NAME_LEN + 1) {
 		ret = -ENAMETOOLONG;
-		pr_warn_ratelimited("rejected: %zu-byte write; a symbol name has at most %d\n",
-				    count, KSYM_NAME_LEN - 1);
+		otst_reject("rejected: %zu-byte write; a symbol name has at most %d\n",
+				count, KSYM_NAME_LEN - 1);
 		goto out;
 	}
 	buf = memdup_user_nul(ubuf, count);
@@ -404,9 +428,7 @@ static ssize_t otst_write(struct file *file, const char __user *ubuf,
 	kfree(buf);
 out:
 	if (ret < 0) {
-		mutex_lock(&otst_lock);
-		otst_rejected++;
-		mutex_unlock(&otst_lock);
+		atomic_long_inc(&otst_rejected);
 		return ret;
 	}
 	return count;
@@ -419,7 +441,7 @@ static int otst_show(struct seq_file *m, void *v)
 
 	mutex_lock(&otst_lock);
 	list_for_each_entry(p, &otst_armed, node)
-		if (atomic_read(&p->left) > 0)
+		if (!otst_spent(p))
 			seq_printf(m, "%s\n", p->sym);
 	mutex_unlock(&otst_lock);
 	return 0;
@@ -451,9 +473,8 @@ static const struct file_operations otst_fops = {
 
 static int otst_stats_show(struct seq_file *m, void *v)
 {
-	u64 triggers = 0, late = 0;
+	u64 triggers = 0, late = 0, arms;
 	unsigned int narmed;
-	u64 arms, rejected;
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
@@ -463,15 +484,14 @@ static int otst_stats_show(struct seq_file *m, void *v)
 		late += READ_ONCE(s->late);
 	}
 	mutex_lock(&otst_lock);
-	narmed = otst_narmed;
+	narmed = otst_live();
 	arms = otst_arms;
-	rejected = otst_rejected;
 	mutex_unlock(&otst_lock);
 	seq_printf(m, "%s armed %u\n", KBUILD_MODNAME, narmed);
 	seq_printf(m, "%s arms %llu\n", KBUILD_MODNAME, arms);
 	seq_printf(m, "%s triggers %llu\n", KBUILD_MODNAME, triggers);
 	seq_printf(m, "%s late_hits %llu\n", KBUILD_MODNAME, late);
-	seq_printf(m, "%s rejected %llu\n", KBUILD_MODNAME, rejected);
+	seq_printf(m, "%s rejected %ld\n", KBUILD_MODNAME, atomic_long_read(&otst_rejected));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(otst_stats);

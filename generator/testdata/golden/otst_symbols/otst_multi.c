@@ -19,6 +19,7 @@
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/irq_work.h>
+#include <linux/irqflags.h>
 #include <linux/kallsyms.h>
 #include <linux/kernel.h>
 #include <linux/kprobes.h>
@@ -30,6 +31,7 @@
 #include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/printk.h>
+#include <linux/ratelimit.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -50,7 +52,7 @@
 #define OTST_MULTI_MODE 0644
 /* kgen: max_symbols */
 #define OTST_MULTI_MAX_SYMBOLS 8
-#define OTST_MULTI_MAX_SHOTS 10000
+#define OTST_MULTI_MAX_SHOTS 100
 /* Frames saved per shot, and how far past the probe address a return
  * address may point and still be the probed function's own frame. */
 #define OTST_MULTI_STACK_DEPTH 32
@@ -88,11 +90,17 @@ static int otst_multi_shots = 3;
 module_param_named(shots, otst_multi_shots, int, 0644);
 MODULE_PARM_DESC(shots, "traces per arming, 1.." __stringify(OTST_MULTI_MAX_SHOTS) "; read when a symbol is armed");
 
-static DEFINE_MUTEX(otst_multi_lock);	/* guards the list and the counts below */
+static DEFINE_MUTEX(otst_multi_lock);	/* guards the list and the count below */
 static LIST_HEAD(otst_multi_armed);
-static unsigned int otst_multi_narmed;
 static u64 otst_multi_arms;
-static u64 otst_multi_rejected;
+static atomic_long_t otst_multi_rejected = ATOMIC_LONG_INIT(0);
+/* One budget for every rejection message, however it was rejected. */
+static DEFINE_RATELIMIT_STATE(otst_multi_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+#define otst_multi_reject(fmt, ...)					\
+	do {								\
+		if (__ratelimit(&otst_multi_rs))				\
+			pr_warn(fmt, ##__VA_ARGS__);			\
+	} while (0)
 static DEFINE_PER_CPU(struct otst_multi_stats, otst_multi_stats);
 static struct proc_dir_entry *otst_multi_proc;
 static struct dentry *otst_multi_dir;
@@ -140,11 +148,21 @@ static unsigned int otst_multi_stack(unsigned long *entries, unsigned long addr)
 	return nr;
 }
 
+#ifdef KGEN_HAVE_PRINTK_CPU_SYNC
+/* A header and its stack print as one block among other CPUs' dumps. */
+#define otst_multi_dump_lock(flags)	printk_cpu_sync_get_irqsave(flags)
+#define otst_multi_dump_unlock(flags)	printk_cpu_sync_put_irqrestore(flags)
+#else
+/* No such lock before 5.19: concurrent shots' lines may interleave. */
+#define otst_multi_dump_lock(flags)	local_irq_save(flags)
+#define otst_multi_dump_unlock(flags)	local_irq_restore(flags)
+#endif
+
 /* The kprobe pre-handler: atomic context, never sleeps, bounded work. */
 static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct otst_multi_probe *p = container_of(kp, struct otst_multi_probe, kp);
-	unsigned long *entries;
+	unsigned long *entries, flags;
 	unsigned int nr;
 	int left;
 
@@ -156,8 +174,10 @@ static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	this_cpu_inc(otst_multi_stats.triggers);
 	/* The original's wording and raw address: log scrapers rely on it. */
+	otst_multi_dump_lock(flags);
 	pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
 	dump_stack();
+	otst_multi_dump_unlock(flags);
 	entries = this_cpu_ptr(otst_multi_entries);
 	nr = otst_multi_stack(entries, (unsigned long)kp->addr);
 	trace_otst_multi_trigger(p->sym, (unsigned long)kp->addr,
@@ -167,10 +187,19 @@ static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-/* irq_work: hard interrupt context, where no workqueue lock is held. */
+/* irq_work: runs outside the probe's context, where no workqueue lock is held. */
 static void otst_multi_kick(struct irq_work *work)
 {
 	schedule_work(&otst_multi_reap_work);
+}
+
+/*
+ * A spent probe fired its last shot; a gone one's function went with its
+ * module. Either awaits removal, and counts as armed nowhere.
+ */
+static bool otst_multi_spent(struct otst_multi_probe *p)
+{
+	return atomic_read(&p->left) <= 0 || kprobe_gone(&p->kp);
 }
 
 static struct otst_multi_probe *otst_multi_find(const char *sym)
@@ -179,12 +208,11 @@ static struct otst_multi_probe *otst_multi_find(const char *sym)
 
 	lockdep_assert_held(&otst_multi_lock);
 	list_for_each_entry(p, &otst_multi_armed, node)
-		if (atomic_read(&p->left) > 0 && !strcmp(p->sym, sym))
+		if (!otst_multi_spent(p) && !strcmp(p->sym, sym))
 			return p;
 	return NULL;
 }
 
-/* Probes with shots left; a spent one awaiting removal does not count. */
 static unsigned int otst_multi_live(void)
 {
 	struct otst_multi_probe *p;
@@ -192,7 +220,7 @@ static unsigned int otst_multi_live(void)
 
 	lockdep_assert_held(&otst_multi_lock);
 	list_for_each_entry(p, &otst_multi_armed, node)
-		if (atomic_read(&p->left) > 0)
+		if (!otst_multi_spent(p))
 			n++;
 	return n;
 }
@@ -214,7 +242,7 @@ static void otst_multi_remove(bool all)
 
 	lockdep_assert_held(&otst_multi_lock);
 	list_for_each_entry_safe(p, tmp, &otst_multi_armed, node) {
-		if (all || atomic_read(&p->left) <= 0) {
+		if (all || otst_multi_spent(p)) {
 			list_move_tail(&p->node, &dead);
 			n++;
 		}
@@ -233,7 +261,6 @@ static void otst_multi_remove(bool all)
 		if (!kps)
 			unregister_kprobe(&p->kp);
 		list_del(&p->node);
-		otst_multi_narmed--;
 		pr_info("symbol %s unregistered!\n", p->sym);
 		kfree(p);
 	}
@@ -258,19 +285,19 @@ static int otst_multi_check(const char *sym, size_t len)
 	size_t i, first = 0;
 
 	if (!len) {
-		pr_warn_ratelimited("rejected: empty symbol name\n");
+		otst_multi_reject("rejected: empty symbol name\n");
 		return -EINVAL;
 	}
 	if (len > KSYM_NAME_LEN - 1) {
-		pr_warn_ratelimited("rejected: %zu-byte symbol name; at most %d\n",
-				    len, KSYM_NAME_LEN - 1);
+		otst_multi_reject("rejected: %zu-byte symbol name; at most %d\n",
+				len, KSYM_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
 	colon = memchr(sym, ':', len);
 	if (colon) {
 		first = colon - sym + 1;	/* the symbol after "module:" */
 		if (first == 1 || first == len) {
-			pr_warn_ratelimited("rejected: want module:symbol, both non-empty\n");
+			otst_multi_reject("rejected: want module:symbol, both non-empty\n");
 			return -EINVAL;
 		}
 	}
@@ -281,8 +308,8 @@ static int otst_multi_check(const char *sym, size_t len)
 			  (c == '.' && i >= first) || (c == ':' && i == first - 1);
 
 		if (!ok) {
-			pr_warn_ratelimited("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
-					    c, i);
+			otst_multi_reject("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
+					c, i);
 			return -EINVAL;
 		}
 	}
@@ -297,8 +324,8 @@ static int otst_multi_arm(const char *sym, size_t len)
 	int ret;
 
 	if (shots < 1 || shots > OTST_MULTI_MAX_SHOTS) {
-		pr_warn_ratelimited("cannot arm %s: parameter shots is %d; set 1..%d\n",
-				    sym, shots, OTST_MULTI_MAX_SHOTS);
+		otst_multi_reject("cannot arm %s: parameter shots is %d; set 1..%d\n",
+				sym, shots, OTST_MULTI_MAX_SHOTS);
 		return -EINVAL;
 	}
 	p = kzalloc(struct_size(p, sym, len + 1), GFP_KERNEL);
@@ -315,23 +342,22 @@ static int otst_multi_arm(const char *sym, size_t len)
 	otst_multi_remove(false);
 	old = otst_multi_find(p->sym);
 	if (old) {
-		pr_warn_ratelimited("cannot arm %s: already armed\n", p->sym);
+		otst_multi_reject("cannot arm %s: already armed\n", p->sym);
 		ret = -EEXIST;
 		goto out;
 	}
 	if (otst_multi_live() >= OTST_MULTI_MAX_SYMBOLS) {
-		pr_warn_ratelimited("cannot arm %s: %d symbols armed, the maximum\n",
-				    p->sym, OTST_MULTI_MAX_SYMBOLS);
+		otst_multi_reject("cannot arm %s: %d symbols armed, the maximum\n",
+				p->sym, OTST_MULTI_MAX_SYMBOLS);
 		ret = -ENOSPC;
 		goto out;
 	}
 	ret = register_kprobe(&p->kp);
 	if (ret < 0) {
-		pr_warn_ratelimited("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
+		otst_multi_reject("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
 		goto out;
 	}
 	list_add_tail(&p->node, &otst_multi_armed);
-	otst_multi_narmed++;
 	otst_multi_arms++;
 	pr_info("symbol %s registered!\n", p->sym);
 	p = NULL;
@@ -349,12 +375,11 @@ static int otst_multi_disarm(const char *sym)
 	mutex_lock(&otst_multi_lock);
 	p = otst_multi_find(sym);
 	if (!p) {
-		pr_warn_ratelimited("cannot disarm %s: not armed\n", sym);
+		otst_multi_reject("cannot disarm %s: not armed\n", sym);
 		ret = -ENOENT;
 	} else {
 		unregister_kprobe(&p->kp);
 		list_del(&p->node);
-		otst_multi_narmed--;
 		pr_info("symbol %s unregistered!\n", p->sym);
 		kfree(p);
 	}
@@ -379,8 +404,8 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 	/* '-' + KSYM_NAME_LEN-1 bytes + '\n' at most; no copy of more. */
 	if (count > KSYM_NAME_LEN + 1) {
 		ret = -ENAMETOOLONG;
-		pr_warn_ratelimited("rejected: %zu-byte write; a symbol name has at most %d\n",
-				    count, KSYM_NAME_LEN - 1);
+		otst_multi_reject("rejected: %zu-byte write; a symbol name has at most %d\n",
+				count, KSYM_NAME_LEN - 1);
 		goto out;
 	}
 	buf = memdup_user_nul(ubuf, count);
@@ -409,9 +434,7 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 	kfree(buf);
 out:
 	if (ret < 0) {
-		mutex_lock(&otst_multi_lock);
-		otst_multi_rejected++;
-		mutex_unlock(&otst_multi_lock);
+		atomic_long_inc(&otst_multi_rejected);
 		return ret;
 	}
 	return count;
@@ -424,7 +447,7 @@ static int otst_multi_show(struct seq_file *m, void *v)
 
 	mutex_lock(&otst_multi_lock);
 	list_for_each_entry(p, &otst_multi_armed, node)
-		if (atomic_read(&p->left) > 0)
+		if (!otst_multi_spent(p))
 			seq_printf(m, "%s\n", p->sym);
 	mutex_unlock(&otst_multi_lock);
 	return 0;
@@ -456,9 +479,8 @@ static const struct file_operations otst_multi_fops = {
 
 static int otst_multi_stats_show(struct seq_file *m, void *v)
 {
-	u64 triggers = 0, late = 0;
+	u64 triggers = 0, late = 0, arms;
 	unsigned int narmed;
-	u64 arms, rejected;
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
@@ -468,15 +490,14 @@ static int otst_multi_stats_show(struct seq_file *m, void *v)
 		late += READ_ONCE(s->late);
 	}
 	mutex_lock(&otst_multi_lock);
-	narmed = otst_multi_narmed;
+	narmed = otst_multi_live();
 	arms = otst_multi_arms;
-	rejected = otst_multi_rejected;
 	mutex_unlock(&otst_multi_lock);
 	seq_printf(m, "%s armed %u\n", KBUILD_MODNAME, narmed);
 	seq_printf(m, "%s arms %llu\n", KBUILD_MODNAME, arms);
 	seq_printf(m, "%s triggers %llu\n", KBUILD_MODNAME, triggers);
 	seq_printf(m, "%s late_hits %llu\n", KBUILD_MODNAME, late);
-	seq_printf(m, "%s rejected %llu\n", KBUILD_MODNAME, rejected);
+	seq_printf(m, "%s rejected %ld\n", KBUILD_MODNAME, atomic_long_read(&otst_multi_rejected));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(otst_multi_stats);
