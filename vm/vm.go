@@ -616,7 +616,7 @@ loop:
 		}
 	}
 	if stalled {
-		// The line stays unremembered if /init was in fact on its way.
+		// Not remembered if /init's marker was in fact on its way.
 		what := "the kernel printed nothing on its console"
 		if l := lastLines(tail, 1); l != "" {
 			what = fmt.Sprintf("the console's last line: %q", l)

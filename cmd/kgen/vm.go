@@ -28,8 +28,8 @@ func newVMCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vm --kernel VMLINUX [flags] -- CMD...",
 		Short: "Run a command as root in a throwaway VM booting the given kernel",
-		Long: `vm boots VMLINUX in qemu (see --accel) with an initramfs kgen assembles: a static busybox, this kgen binary as
-/bin/kgen, and the --add files. It runs CMD with sh -c as root in /root,
+		Long: `vm boots VMLINUX in qemu (see --accel) with an initramfs kgen assembles:
+a static busybox, this kgen binary as /bin/kgen, and the --add files. It runs CMD with sh -c as root in /root,
 streams its stdout and stderr, and exits with its status. A kernel panic,
 oops or WARNING on the guest console, or the timeout, makes vm exit 1 and
 print the console's tail. debugfs and tracefs are not mounted (kgen load

@@ -88,16 +88,25 @@ static DEFINE_MUTEX(otst_lock);	/* guards the list and the count below */
 static LIST_HEAD(otst_armed);
 static u64 otst_arms;
 static atomic_long_t otst_rejected = ATOMIC_LONG_INIT(0);
-/* One budget for every rejection message, however it was rejected. */
-static DEFINE_RATELIMIT_STATE(otst_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
-#define otst_reject(fmt, ...)					\
-	do {								\
-		if (__ratelimit(&otst_rs))				\
-			pr_warn(fmt, ##__VA_ARGS__);			\
-	} while (0)
 static DEFINE_PER_CPU(struct otst_stats, otst_stats);
 static struct proc_dir_entry *otst_proc;
 static struct dentry *otst_dir;
+/* One budget for every rejection message, however it was rejected. */
+static DEFINE_RATELIMIT_STATE(otst_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+
+static __printf(1, 2) void otst_reject(const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	if (!__ratelimit(&otst_rs))
+		return;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	pr_warn("%pV", &vaf);
+	va_end(args);
+}
 
 static void otst_reap(struct work_struct *work);
 static DECLARE_WORK(otst_reap_work, otst_reap);
