@@ -4,7 +4,7 @@
 //   - the extra guest instructions per hit of vfs_read for an empty-handler
 //     kretprobe (the floor), a kgen kretprobe that only counts, the same one
 //     emitting its event, and a tracefs r: probe, in one --icount VM boot
-//     (DESIGN.md "Measuring probe cost");
+//     (the README's Benchmarks section says how);
 //   - in the same boot, the cost per hit left by an otst module after its
 //     one-time probe on vfs_read fired: the probe is gone, so ~0;
 //   - the host wall time of a cold kgen build, of plain make on the same

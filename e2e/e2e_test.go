@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"kgen/spec"
 )
 
 var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12"}
@@ -191,7 +193,7 @@ func TestStandaloneKDIRSwitch(t *testing.T) {
 		names = append(names, filepath.Base(f))
 	}
 	slices.Sort(names)
-	if want := []string{"Kbuild", "Makefile", "features", "otst.c", "otst_trace.h"}; !slices.Equal(names, want) {
+	if want := []string{"Kbuild", "Makefile", "features", "kgen_rt.h", "otst.c", "otst_trace.h"}; !slices.Equal(names, want) {
 		t.Errorf("after make clean: %q, want %q", names, want)
 	}
 }
@@ -255,45 +257,20 @@ func str(e event, key string) string {
 	return v
 }
 
-// TestVM boots every kernel once and runs guest.sh's scenarios in it.
-func TestVM(t *testing.T) {
-	for _, name := range kernelNames {
-		t.Run(name, func(t *testing.T) {
-			k := need(t, name, "KGEN_REQUIRE_VM")
-			if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-				if os.Getenv("KGEN_REQUIRE_VM") == "1" {
-					t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
-				}
-				t.Skip("qemu-system-x86_64 not found")
-			}
-			out := t.TempDir()
-			args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", "4m",
-				"--add", "testdata/guest.sh:/root/guest.sh"}
-			for _, spec := range []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"} {
-				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {
-					t.Fatalf("kgen build %s: %v\n%s", spec, err, o)
-				}
-			}
-			kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
-			for _, ko := range kos {
-				args = append(args, "--add", ko+":/root/"+filepath.Base(ko))
-			}
-			args = append(args, "--", "sh /root/guest.sh")
-			o, err := kgen(t, args...)
-			if err != nil {
-				t.Fatalf("kgen vm: %v\n%s", err, o)
-			}
-			s := sections(o)
-			if _, ok := s["end"]; !ok {
-				t.Fatalf("guest script did not finish:\n%s", o)
-			}
-			checkGuest(t, s)
-			if t.Failed() || testing.Verbose() {
-				t.Logf("guest output:\n%s", o)
-			}
-		})
+func init() {
+	scenarios[spec.KindKretprobe] = scenario{
+		guest: guest{
+			Specs:   []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"},
+			Script:  "testdata/guest.sh",
+			Timeout: "4m",
+		},
+		check: func(t *testing.T, _ string, s map[string]string) { checkGuest(t, s) },
 	}
 }
+
+// TestVM boots every kernel once and runs guest.sh's scenarios of the
+// kretprobe kind in it.
+func TestVM(t *testing.T) { runScenario(t, spec.KindKretprobe) }
 
 func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-before"]); m != "" {

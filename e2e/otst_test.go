@@ -2,14 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"kgen/spec"
 )
 
 // otstEvent is an otst_trigger line of kgen trace --json.
@@ -36,46 +35,22 @@ func otstEvents(t *testing.T, s string) []otstEvent {
 	return evs
 }
 
+func init() {
+	scenarios[spec.KindOtst] = scenario{
+		guest: guest{
+			Specs:   []string{"../examples/otst.yaml", "testdata/otst3.yaml"},
+			Script:  "testdata/otst.sh",
+			SMP:     2,
+			Timeout: "6m",
+		},
+		check: checkOtst,
+	}
+}
+
 // TestVMOtst boots every kernel once with two CPUs and runs otst.sh: the
 // README flow, exactly-once under SMP, every bad input's errno, load-time
 // symbols, 100 arm/trigger cycles and an unload with probes armed.
-func TestVMOtst(t *testing.T) {
-	for _, name := range kernelNames {
-		t.Run(name, func(t *testing.T) {
-			k := need(t, name, "KGEN_REQUIRE_VM")
-			if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-				if os.Getenv("KGEN_REQUIRE_VM") == "1" {
-					t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
-				}
-				t.Skip("qemu-system-x86_64 not found")
-			}
-			out := t.TempDir()
-			args := []string{"vm", "--kernel", k.Vmlinux, "--smp", "2", "--timeout", "6m",
-				"--add", "testdata/otst.sh:/root/otst.sh"}
-			for _, spec := range []string{"../examples/otst.yaml", "testdata/otst3.yaml"} {
-				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {
-					t.Fatalf("kgen build %s: %v\n%s", spec, err, o)
-				}
-			}
-			for _, ko := range []string{"otst.ko", "otst3.ko"} {
-				args = append(args, "--add", filepath.Join(out, ko)+":/root/"+ko)
-			}
-			args = append(args, "--", "sh /root/otst.sh")
-			o, err := kgen(t, args...)
-			if err != nil {
-				t.Fatalf("kgen vm: %v\n%s", err, o)
-			}
-			s := sections(o)
-			if _, ok := s["end"]; !ok {
-				t.Fatalf("guest script did not finish:\n%s", o)
-			}
-			checkOtst(t, name, s)
-			if t.Failed() || testing.Verbose() {
-				t.Logf("guest output:\n%s", o)
-			}
-		})
-	}
-}
+func TestVMOtst(t *testing.T) { runScenario(t, spec.KindOtst) }
 
 func countRE(re, s string) int { return len(regexp.MustCompile(re).FindAllString(s, -1)) }
 

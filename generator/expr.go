@@ -7,20 +7,22 @@ import (
 	"kgen/spec"
 )
 
-// CExpr prints a checked filter expression as fully parenthesised C over
-// s64 values. ident maps a field name to the C expression holding it
-// (already widened to s64). Division and remainder go through
-// <prefix>_div and <prefix>_mod, which define x/0 and S64_MIN/-1 instead
-// of trapping in the kernel.
-func CExpr(e spec.Expr, prefix string, ident func(string) (string, error)) (string, error) {
+// CExpr prints a checked filter expression as fully parenthesised C.
+// ident maps a field name to a C expression of type s64 (a cast binds
+// tighter than every binary operator, so "(s64)ev.x" needs no
+// parentheses). Comparisons and logic yield C's int 0/1, which C widens
+// to s64 wherever it meets one, so only leaves carry casts. Division and
+// remainder go through the runtime's kgen_div and kgen_mod, which define
+// x/0 and S64_MIN/-1 instead of trapping in the kernel.
+func CExpr(e spec.Expr, ident func(string) (string, error)) (string, error) {
 	var b strings.Builder
-	if err := cexpr(&b, e, prefix, ident); err != nil {
+	if err := cexpr(&b, e, ident); err != nil {
 		return "", err
 	}
 	return b.String(), nil
 }
 
-func cexpr(b *strings.Builder, e spec.Expr, prefix string, ident func(string) (string, error)) error {
+func cexpr(b *strings.Builder, e spec.Expr, ident func(string) (string, error)) error {
 	switch e := e.(type) {
 	case *spec.Ident:
 		c, err := ident(e.Name)
@@ -37,41 +39,37 @@ func cexpr(b *strings.Builder, e spec.Expr, prefix string, ident func(string) (s
 			return fmt.Errorf("unknown unary operator %q", e.Op)
 		}
 		b.WriteString("(" + e.Op)
-		if err := cexpr(b, e.X, prefix, ident); err != nil {
+		if err := cexpr(b, e.X, ident); err != nil {
 			return err
 		}
 		b.WriteString(")")
 	case *spec.Binary:
 		switch e.Op {
 		case "/", "%":
-			fn := prefix + "_div"
+			fn := "kgen_div"
 			if e.Op == "%" {
-				fn = prefix + "_mod"
+				fn = "kgen_mod"
 			}
 			b.WriteString(fn + "(")
-			if err := cexpr(b, e.X, prefix, ident); err != nil {
+			if err := cexpr(b, e.X, ident); err != nil {
 				return err
 			}
 			b.WriteString(", ")
-			if err := cexpr(b, e.Y, prefix, ident); err != nil {
+			if err := cexpr(b, e.Y, ident); err != nil {
 				return err
 			}
 			b.WriteString(")")
 			return nil
-		case "+", "-", "*":
-		case "==", "!=", "<", "<=", ">", ">=", "&&", "||":
-			// Comparisons and logic yield int 0/1; widen so every node
-			// is s64 like the language says.
-			b.WriteString("(s64)")
+		case "+", "-", "*", "==", "!=", "<", "<=", ">", ">=", "&&", "||":
 		default:
 			return fmt.Errorf("unknown binary operator %q", e.Op)
 		}
 		b.WriteString("(")
-		if err := cexpr(b, e.X, prefix, ident); err != nil {
+		if err := cexpr(b, e.X, ident); err != nil {
 			return err
 		}
 		b.WriteString(" " + e.Op + " ")
-		if err := cexpr(b, e.Y, prefix, ident); err != nil {
+		if err := cexpr(b, e.Y, ident); err != nil {
 			return err
 		}
 		b.WriteString(")")

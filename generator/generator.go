@@ -2,17 +2,26 @@
 // module tree, in memory. It is deterministic: the same spec gives
 // byte-identical files. It never touches the disk, runs make or talks to
 // the kernel.
+//
+// A module tree is the kind's templates (templates/<kind>/module.c.tmpl
+// becomes <name>.c, templates/<kind>/X.tmpl becomes <name>_X), the shared
+// runtime kgen_rt.h (the parts the module uses), the feature probes the
+// rendered sources test (every KGEN_HAVE_* they mention), Kbuild and a
+// standalone Makefile.
 package generator
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
-	"sync"
+	"strings"
 
 	"kgen/spec"
+	"kgen/templates"
 )
 
 // ErrUnknownKind is returned for a spec whose kind has no generator.
@@ -52,43 +61,68 @@ type Options struct {
 	SpecFile string
 }
 
-// Kind generates the module files of one spec kind.
-type Kind interface {
-	// Files renders the kind's own sources (C, trace header) into out and
-	// returns the feature probes (templates/features/<name>.c or .sym)
-	// the sources test with KGEN_<name>.
-	Files(s spec.Spec, h Header, out Output) (features []string, err error)
-}
-
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]Kind{}
-)
-
-// Register makes a kind's generator available; each kind calls it from
-// its own file's init.
-func Register(kind string, k Kind) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[kind]; dup {
-		panic("generator: kind registered twice: " + kind)
-	}
-	kinds[kind] = k
-}
-
 // Header is what every generated file's banner says.
 type Header struct {
 	SpecFile string // base name of the spec file
 	Name     string // module name
 }
 
-// Generate renders the module tree of s into out: the kind's sources, the
-// feature probes they need, Kbuild and a standalone Makefile.
+// Runtime selects the optional parts of kgen_rt.h a module uses; the
+// stats file and debugfs directory are always there.
+type Runtime struct {
+	Args  bool // kgen_arg: function arguments from pt_regs
+	Stack bool // kgen_stack_save, kgen_stack_from
+	Hist  bool // struct kgen_hist, kgen_hist_add, kgen_hist_fops
+	When  bool // kgen_div, kgen_mod of the when language
+	Log   bool // kgen_warn_ratelimited
+}
+
+// Module is what a kind makes of a spec: the data its templates render
+// and the runtime parts they call.
+type Module struct {
+	Data    any
+	Runtime Runtime
+}
+
+// Kind generates the module of one spec kind.
+type Kind interface {
+	// Module checks s (a validated spec of the kind) and returns the
+	// data for the kind's templates, which embeds h.
+	Module(s spec.Spec, h Header) (Module, error)
+}
+
+// kinds is the registry: spec kind name -> generator. Kinds register from
+// their file's init, so it is complete before main runs and read-only
+// after.
+var kinds = map[string]Kind{}
+
+// Register makes a kind's generator available; each kind calls it from
+// its own file's init.
+func Register(kind string, k Kind) {
+	if _, dup := kinds[kind]; dup {
+		panic("generator: kind registered twice: " + kind)
+	}
+	kinds[kind] = k
+}
+
+// Kinds returns the kinds that have a generator, sorted.
+func Kinds() []string {
+	ks := make([]string, 0, len(kinds))
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// featureRE finds the feature probes a source tests: KGEN_HAVE_X is
+// defined in kgen_features.h when templates/features/HAVE_X.{c,sym} holds.
+var featureRE = regexp.MustCompile(`\bKGEN_(HAVE_[A-Z0-9_]+)\b`)
+
+// Generate renders the module tree of s into out.
 func Generate(s spec.Spec, opts Options, out Output) error {
 	m := s.Header()
-	kindsMu.RLock()
 	k, ok := kinds[m.Kind]
-	kindsMu.RUnlock()
 	if !ok {
 		return fmt.Errorf("generate %s: %w %q", m.Name, ErrUnknownKind, m.Kind)
 	}
@@ -97,14 +131,47 @@ func Generate(s spec.Spec, opts Options, out Output) error {
 		specFile = m.Name + ".yaml"
 	}
 	h := Header{SpecFile: specFile, Name: m.Name}
-	features, err := k.Files(s, h, out)
-	if err != nil {
+	if err := generate(k, m.Kind, s, h, out); err != nil {
 		return fmt.Errorf("generate %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+func generate(k Kind, kind string, s spec.Spec, h Header, out Output) error {
+	mod, err := k.Module(s, h)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	tmpls, err := fs.Glob(templates.FS, kind+"/*.tmpl")
+	if err != nil || len(tmpls) == 0 {
+		return fmt.Errorf("no templates in templates/%s", kind)
+	}
+	for _, t := range tmpls {
+		b, err := render(t, mod.Data)
+		if err != nil {
+			return err
+		}
+		files[sourceName(h.Name, t)] = b
+	}
+	rt, err := render("runtime/kgen_rt.h.tmpl", struct {
+		Header
+		Rt Runtime
+	}{h, mod.Runtime})
+	if err != nil {
+		return err
+	}
+	files["kgen_rt.h"] = rt
+
+	// The probes are what the sources test, so the list cannot drift
+	// from the templates.
+	var features []string
+	for _, b := range files {
+		for _, m := range featureRE.FindAllSubmatch(b, -1) {
+			features = append(features, string(m[1]))
+		}
 	}
 	features = dedupe(features)
-	if err := writeFeatures(features, out); err != nil {
-		return fmt.Errorf("generate %s: %w", m.Name, err)
-	}
 	data := struct {
 		Header
 		Features []string
@@ -115,13 +182,31 @@ func Generate(s spec.Spec, opts Options, out Output) error {
 	} {
 		b, err := render(f.tmpl, data)
 		if err != nil {
-			return fmt.Errorf("generate %s: %w", m.Name, err)
+			return err
 		}
-		if err := out.WriteFile(f.name, b); err != nil {
-			return fmt.Errorf("generate %s: write %s: %w", m.Name, f.name, err)
+		files[f.name] = b
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := out.WriteFile(n, files[n]); err != nil {
+			return fmt.Errorf("write %s: %w", n, err)
 		}
 	}
-	return nil
+	return writeFeatures(features, out)
+}
+
+// sourceName maps templates/<kind>/module.c.tmpl to <name>.c and
+// templates/<kind>/X.tmpl to <name>_X.
+func sourceName(name, tmpl string) string {
+	base := strings.TrimSuffix(path.Base(tmpl), ".tmpl")
+	if base == "module.c" {
+		return name + ".c"
+	}
+	return name + "_" + base
 }
 
 // safeFileName keeps a file name fit for a C comment and a Makefile

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"kgen/generator"
 	"kgen/spec"
+	"kgen/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -129,7 +132,8 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestConventions checks DESIGN.md's rules on every generated C file.
+// TestConventions checks the generated-code conventions (README,
+// Development) on every generated C file.
 func TestConventions(t *testing.T) {
 	for _, path := range specs(t) {
 		tree := generate(t, path)
@@ -163,6 +167,70 @@ func TestCString(t *testing.T) {
 	} {
 		if got := generator.CString(tc.in); got != tc.want {
 			t.Errorf("CString(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestKinds: every spec kind has a generator, a template directory with
+// its module.c.tmpl, and an example (examples/<kind>.yaml) of that kind;
+// and every generator has a spec kind. (The VM scenario of each kind is
+// checked by e2e's TestEveryKindHasVMScenario.)
+func TestKinds(t *testing.T) {
+	if got, want := generator.Kinds(), spec.Kinds(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("generator kinds %q, spec kinds %q", got, want)
+	}
+	for _, k := range spec.Kinds() {
+		if _, err := fs.Stat(templates.FS, k+"/module.c.tmpl"); err != nil {
+			t.Errorf("kind %s: no templates/%s/module.c.tmpl: %v", k, k, err)
+		}
+		ex := filepath.Join("..", "examples", k+".yaml")
+		s, err := spec.ParseFile(ex)
+		if err != nil {
+			t.Errorf("kind %s: example: %v", k, err)
+			continue
+		}
+		if got := s.Header().Kind; got != k {
+			t.Errorf("%s is of kind %q, want %q", ex, got, k)
+		}
+	}
+}
+
+// TestFeatureProbes: the feature probes in templates/features are exactly
+// the KGEN_HAVE_* names the templates test, so neither list can drift
+// (generation fails on a name without a probe; this catches a probe no
+// template uses any more).
+func TestFeatureProbes(t *testing.T) {
+	used := map[string]bool{}
+	re := regexp.MustCompile(`\bKGEN_(HAVE_[A-Z0-9_]+)\b`)
+	err := fs.WalkDir(templates.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".tmpl") {
+			return err
+		}
+		b, err := fs.ReadFile(templates.FS, p)
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			used[string(m[1])] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := map[string]bool{}
+	ents, err := fs.ReadDir(templates.FS, "features")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		probes[strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".c"), ".sym")] = true
+	}
+	for f := range used {
+		if !probes[f] {
+			t.Errorf("templates test KGEN_%s but templates/features has no %s.c or .sym", f, f)
+		}
+	}
+	for f := range probes {
+		if !used[f] {
+			t.Errorf("templates/features/%s is tested by no template: move it to a test's testdata", f)
 		}
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"text/template"
 
-	"github.com/Masterminds/sprig/v3"
-
 	"kgen/templates"
 )
 
@@ -19,15 +17,11 @@ var (
 	parseErr  error
 )
 
-// funcs are sprig's text functions without the ones that read the
-// environment (helm pkg/engine/funcs.go does the same), plus kgen's own.
+// funcs are the few functions templates need; text/template's builtins
+// do the rest. (No sprig: its ~10 modules bought nothing the templates
+// use, and its env functions would have to be removed.)
 func funcs() template.FuncMap {
-	f := sprig.TxtFuncMap()
-	delete(f, "env")
-	delete(f, "expandenv")
-	f["cstr"] = CString
-	f["upper"] = strings.ToUpper
-	return f
+	return template.FuncMap{"cstr": CString}
 }
 
 // tmpl parses every embedded template once.

@@ -73,36 +73,48 @@ type compiler struct {
 	Exact    bool      // same name and major as the kernel's
 }
 
-// chooseCC picks the compiler: cfg.CC if set; else the kernel's own
-// `<cross>gcc-<major>` when installed; else the kernel's program name
-// (x86_64-linux-gnu-gcc-14) when installed; else `<cross>gcc` (clang
-// kernels: clang-<major>, else clang). ids memoises --version lines.
-func chooseCC(ctx context.Context, cfg *Config, k *kernel, ids *index) (*compiler, error) {
+// kernelCC returns what the kernel was built with, from its .config:
+// CONFIG_CC_VERSION_TEXT, else (kernels before 5.8) CONFIG_GCC_VERSION.
+func kernelCC(config map[string]string) CCVersion {
 	var kv CCVersion
-	if t := k.Config["CONFIG_CC_VERSION_TEXT"]; t != "" {
+	if t := config["CONFIG_CC_VERSION_TEXT"]; t != "" {
 		kv, _ = ParseCCVersion(t)
 	}
 	if kv.Major == 0 {
-		// Kernels before 5.8 have no CONFIG_CC_VERSION_TEXT.
-		if n, err := strconv.Atoi(k.Config["CONFIG_GCC_VERSION"]); err == nil && n > 0 {
+		if n, err := strconv.Atoi(config["CONFIG_GCC_VERSION"]); err == nil && n > 0 {
 			kv = CCVersion{Name: "gcc", Major: n / 10000, Version: fmt.Sprintf("%d.%d.%d", n/10000, n/100%100, n%100)}
 		}
 	}
-	var cands []string
+	return kv
+}
+
+// ccCandidates lists the compilers to try, best first: cc if set; else
+// for a clang kernel clang-<major>, clang; for a gcc kernel
+// <cross>gcc-<major>, then (native builds) the program the kernel's
+// CONFIG_CC_VERSION_TEXT names (x86_64-linux-gnu-gcc-14), then
+// <cross>gcc. The standalone Makefile (templates/common/Makefile.tmpl)
+// follows the same rules; a test checks that they agree.
+func ccCandidates(cc, cross string, kv CCVersion) []string {
 	switch {
-	case cfg.CC != "":
-		cands = []string{cfg.CC}
+	case cc != "":
+		return []string{cc}
 	case kv.Name == "clang":
-		cands = []string{fmt.Sprintf("clang-%d", kv.Major), "clang"}
+		return []string{fmt.Sprintf("clang-%d", kv.Major), "clang"}
 	case kv.Major > 0:
-		cands = []string{fmt.Sprintf("%sgcc-%d", cfg.CrossCompile, kv.Major)}
-		if kv.Program != "" && cfg.CrossCompile == "" {
+		cands := []string{fmt.Sprintf("%sgcc-%d", cross, kv.Major)}
+		if kv.Program != "" && cross == "" {
 			cands = append(cands, kv.Program)
 		}
-		cands = append(cands, cfg.CrossCompile+"gcc")
-	default:
-		cands = []string{cfg.CrossCompile + "gcc"}
+		return append(cands, cross+"gcc")
 	}
+	return []string{cross + "gcc"}
+}
+
+// chooseCC picks the first installed of ccCandidates. ids memoises
+// --version lines.
+func chooseCC(ctx context.Context, cfg *Config, k *kernel, ids *index) (*compiler, error) {
+	kv := kernelCC(k.Config)
+	cands := ccCandidates(cfg.CC, cfg.CrossCompile, kv)
 	var cc *compiler
 	for _, c := range cands {
 		p, err := exec.LookPath(c)

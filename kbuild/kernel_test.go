@@ -95,20 +95,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// allProbes returns every probe in templates/features as tree entries.
+// allProbes returns every probe in templates/features, plus the test-only
+// probes in testdata/features (a .c probe, a .sym probe and one whose
+// answer differs between the test kernels, which no template uses), as
+// tree entries.
 func allProbes(t testing.TB) map[string][]byte {
 	t.Helper()
 	probes := map[string][]byte{}
-	err := fs.WalkDir(templates.FS, "features", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	for _, fsys := range []fs.FS{templates.FS, os.DirFS("testdata")} {
+		err := fs.WalkDir(fsys, "features", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(fsys, p)
+			probes[p] = b
 			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		b, err := fs.ReadFile(templates.FS, p)
-		probes[p] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return probes
 }

@@ -80,7 +80,14 @@ func readStats(o *Options, dir string) (*Stats, error) {
 	return s, nil
 }
 
-// ParseStats parses "<probe_id> <counter> <value>" lines.
+// ParseStats parses a stats file: one counter per line,
+//
+//	<row> <counter> <value>
+//
+// where row is a probe id or the module name (module-wide counters),
+// counter is a name and value an unsigned decimal. Every kind's module
+// writes this format (its runtime kgen_rt.h says so too); the loader knows
+// no kind's counter names.
 func ParseStats(r io.Reader) ([]ProbeStats, error) {
 	var out []ProbeStats
 	idx := map[string]int{}
@@ -109,25 +116,11 @@ func ParseStats(r io.Reader) ([]ProbeStats, error) {
 	return out, sc.Err()
 }
 
-var knownCounters = []string{"hits", "filtered", "nmissed", "emitted"}
-
-// WriteTable prints the counters as a table, one row per probe, then the
-// histograms.
+// WriteTable prints the counters as a table, one line per row in file
+// order and a column per counter name in order of first appearance, then
+// the histograms.
 func (s *Stats) WriteTable(w io.Writer) error {
-	// The known counters first, in their order, then the others as
-	// they come; a column only when some probe has the counter.
-	has := map[string]bool{}
 	var cols []string
-	for _, p := range s.Probes {
-		for _, c := range p.Counters {
-			has[c.Name] = true
-		}
-	}
-	for _, c := range knownCounters {
-		if has[c] {
-			cols = append(cols, c)
-		}
-	}
 	for _, p := range s.Probes {
 		for _, c := range p.Counters {
 			if !slices.Contains(cols, c.Name) {

@@ -2,12 +2,14 @@ package spec
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +35,16 @@ func Parse(filename string, data []byte) (Spec, error) {
 	v := newValidator(filename, data)
 	k := v.parse()
 	if len(v.errs) > 0 {
+		// In file order, whichever step (decode, Default, Validate) found
+		// them; the "too many errors" line stays last.
 		errs := v.errs
+		n := len(errs)
+		if v.full {
+			n--
+		}
+		slices.SortStableFunc(errs[:n], func(a, b *FieldError) int {
+			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+		})
 		return nil, &errs
 	}
 	return k, nil
@@ -69,7 +80,7 @@ func (v *Validator) parse() Kind {
 	if len(v.errs) > 0 {
 		return nil
 	}
-	k.Default()
+	k.Default(v)
 	v.validateMeta(k.Header())
 	k.Validate(v)
 	return k

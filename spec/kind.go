@@ -12,13 +12,17 @@ import (
 type Kind interface {
 	Spec
 	// Default fills in the defaults of absent optional fields and derived
-	// fields (which validation may rely on).
-	Default()
+	// fields (which validation may rely on). It reports through v what
+	// only it can see, e.g. an explicit value that equals the zero value
+	// it would replace (v.Has tells a field present in the file).
+	Default(v *Validator)
 	// Validate reports every problem through v. Meta (apiVersion, kind,
 	// name) is validated by Parse already.
 	Validate(v *Validator)
 }
 
+// registry is filled from the kinds' init functions, so it is complete
+// before main runs and read-only after.
 var registry = map[string]func() Kind{}
 
 // Register makes a kind known to Parse and Schema. It is meant to be

@@ -2,9 +2,7 @@ package spec
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -14,11 +12,11 @@ const KindKretprobe = "kretprobe"
 // Kretprobe is the spec of a module with one kretprobe per probe.
 type Kretprobe struct {
 	Meta   `yaml:",inline"`
-	Probes []KretProbe `yaml:"probes" json:"probes"`
+	Probes []KretprobeFunc `yaml:"probes" json:"probes"`
 }
 
-// KretProbe is one probed function.
-type KretProbe struct {
+// KretprobeFunc is one probed function.
+type KretprobeFunc struct {
 	// Function is a kernel symbol name: [A-Za-z_][A-Za-z0-9_.]*, at most 127 chars.
 	Function string `yaml:"function" json:"function"`
 	// Maxactive: absent or 0 = the kernel's default; at most 4096.
@@ -60,89 +58,21 @@ type Retval struct {
 	Type string `yaml:"type" json:"type"` // default "long"
 }
 
-// Filter decides which hits become events.
-type Filter struct {
-	// Pid is a tgid; 0 = any. Also the module parameter <id>_pid.
-	Pid int `yaml:"pid,omitempty" json:"pid,omitempty"`
-	// Comm is a task comm (at most 15 bytes, printable ASCII); "" = any.
-	// Also the module parameter <id>_comm.
-	Comm string `yaml:"comm,omitempty" json:"comm,omitempty"`
-	// When is an expression over captured fields (see Expr).
-	When string `yaml:"when,omitempty" json:"when,omitempty"`
-}
-
-// CType describes a type a spec may name for a captured field.
-type CType struct {
-	Name   string // the spec name, e.g. "size_t"
-	C      string // the C type, e.g. "size_t"
-	Signed bool
-	Bits   int    // 8, 16, 32 or 64
-	Format string // printk conversion for the value widened to s64/u64: "%lld" or "%llu" or "0x%llx"
-}
-
-// Types lists the field types a spec may use, by spec name.
-var Types = map[string]CType{
-	"s8":            {"s8", "s8", true, 8, "%lld"},
-	"u8":            {"u8", "u8", false, 8, "%llu"},
-	"s16":           {"s16", "s16", true, 16, "%lld"},
-	"u16":           {"u16", "u16", false, 16, "%llu"},
-	"s32":           {"s32", "s32", true, 32, "%lld"},
-	"u32":           {"u32", "u32", false, 32, "%llu"},
-	"s64":           {"s64", "s64", true, 64, "%lld"},
-	"u64":           {"u64", "u64", false, 64, "%llu"},
-	"int":           {"int", "int", true, 32, "%lld"},
-	"unsigned int":  {"unsigned int", "unsigned int", false, 32, "%llu"},
-	"long":          {"long", "long", true, 64, "%lld"},
-	"unsigned long": {"unsigned long", "unsigned long", false, 64, "%llu"},
-	"size_t":        {"size_t", "size_t", false, 64, "%llu"},
-	"ssize_t":       {"ssize_t", "ssize_t", true, 64, "%lld"},
-	"loff_t":        {"loff_t", "loff_t", true, 64, "%lld"},
-	"pid_t":         {"pid_t", "pid_t", true, 32, "%lld"},
-	"bool":          {"bool", "bool", false, 8, "%llu"},
-	"pointer":       {"pointer", "unsigned long", false, 64, "0x%llx"},
-}
-
 func init() {
 	Register(KindKretprobe, func() Kind { return &Kretprobe{} })
 }
 
 // Limits of the kretprobe kind.
 const (
-	MaxProbes       = 64
-	MaxArgs         = 6
-	MaxArgIndex     = 5
-	MaxMaxactive    = 4096
-	MaxFunctionName = 127
-	MaxFieldName    = 32
-	MaxPid          = 4194304 // PID_MAX_LIMIT
-	MaxComm         = 15      // TASK_COMM_LEN - 1
+	MaxProbes    = 64
+	MaxArgs      = 6
+	MaxArgIndex  = 5
+	MaxMaxactive = 4096
 )
-
-// ReservedFields are event field names kgen itself uses; captured fields
-// may not take them.
-var ReservedFields = []string{"pid", "comm", "latency", "stack", "nr_stack", "ip"}
-
-var (
-	reSymbol = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
-	reCIdent = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-)
-
-// cWords are C keywords and kernel type and macro names a field may not
-// be called, as the generated C would not compile.
-var cWords = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`auto break case char const continue default do double else enum
-		extern float for goto if inline int long register restrict return short signed sizeof static
-		struct switch typedef union unsigned void volatile while asm typeof true false bool current
-		s8 u8 s16 u16 s32 u32 s64 u64 size_t ssize_t loff_t pid_t`) {
-		cWords[w] = true
-	}
-}
 
 // Default sets retval's name to "ret" and type to "long" when empty and
 // derives every probe's ID.
-func (k *Kretprobe) Default() {
+func (k *Kretprobe) Default(*Validator) {
 	for i := range k.Probes {
 		p := &k.Probes[i]
 		if p.Retval != nil {
@@ -160,7 +90,7 @@ func (k *Kretprobe) Default() {
 // CapturedFields returns the names of the fields a probe's event carries
 // and its filter may use, in event order: args, the retval name, "latency"
 // when latency is on, "pid".
-func (p *KretProbe) CapturedFields() []string {
+func (p *KretprobeFunc) CapturedFields() []string {
 	var fs []string
 	for _, a := range p.Args {
 		fs = append(fs, a.Name)
@@ -204,7 +134,12 @@ func (k *Kretprobe) Validate(v *Validator) {
 			v.Errorf(path+".maxactive", "must be between 0 and %d (0 = the kernel's default); got %d", MaxMaxactive, p.Maxactive)
 		}
 		k.validateFields(v, p, path)
-		validateFilter(v, p, path)
+		p.When = v.Filter(path+".filter", &p.Filter, p.CapturedFields(), func(name string) string {
+			if name == "latency" {
+				return "field \"latency\" requires latency: true on this probe"
+			}
+			return ""
+		})
 		if h := p.Histogram; h != "" {
 			var allowed []string
 			for _, f := range p.CapturedFields() {
@@ -224,7 +159,7 @@ func (k *Kretprobe) Validate(v *Validator) {
 	}
 }
 
-func (k *Kretprobe) validateFields(v *Validator, p *KretProbe, path string) {
+func (k *Kretprobe) validateFields(v *Validator, p *KretprobeFunc, path string) {
 	if len(p.Args) > MaxArgs {
 		v.Errorf(path+".args", "%d args; at most %d (the register-passed arguments)", len(p.Args), MaxArgs)
 	}
@@ -232,7 +167,7 @@ func (k *Kretprobe) validateFields(v *Validator, p *KretProbe, path string) {
 	indexes := map[int]int{}
 	for j, a := range p.Args {
 		ap := fmt.Sprintf("%s.args[%d]", path, j)
-		validateFieldName(v, ap+".name", a.Name, names)
+		v.FieldName(ap+".name", a.Name, names)
 		if !v.Has(ap + ".index") {
 			v.Errorf(ap+".index", "required; the 0-based argument position, 0..%d", MaxArgIndex)
 		} else if a.Index < 0 || a.Index > MaxArgIndex {
@@ -242,83 +177,12 @@ func (k *Kretprobe) validateFields(v *Validator, p *KretProbe, path string) {
 		} else {
 			indexes[a.Index] = j
 		}
-		validateType(v, ap+".type", a.Type)
+		v.FieldType(ap+".type", a.Type)
 	}
 	if p.Retval != nil {
-		validateFieldName(v, path+".retval.name", p.Retval.Name, names)
-		validateType(v, path+".retval.type", p.Retval.Type)
+		v.FieldName(path+".retval.name", p.Retval.Name, names)
+		v.FieldType(path+".retval.type", p.Retval.Type)
 	}
-}
-
-func validateFieldName(v *Validator, path, name string, seen map[string]string) {
-	switch {
-	case name == "":
-		v.Errorf(path, "required; a C identifier matching [a-z_][a-z0-9_]*")
-	case len(name) > MaxFieldName:
-		v.Errorf(path, "%d characters; at most %d", len(name), MaxFieldName)
-	case !reCIdent.MatchString(name):
-		v.Errorf(path, "%q must match [a-z_][a-z0-9_]* (a C identifier)", name)
-	case cWords[name]:
-		v.Errorf(path, "%q is a C keyword or kernel type name; choose another name", name)
-	case slices.Contains(ReservedFields, name):
-		v.Errorf(path, "%q is reserved for kgen's own event fields (%s); choose another name", name, strings.Join(ReservedFields, ", "))
-	default:
-		if first, dup := seen[name]; dup {
-			v.Errorf(path, "field %q already defined at %s", name, first)
-			return
-		}
-		seen[name] = path
-	}
-}
-
-func validateType(v *Validator, path, t string) {
-	if _, ok := Types[t]; ok {
-		return
-	}
-	if t == "" {
-		v.Errorf(path, "required; one of: %s", strings.Join(TypeNames(), ", "))
-		return
-	}
-	v.Errorf(path, "type %q unknown; one of: %s", t, strings.Join(TypeNames(), ", "))
-}
-
-func validateFilter(v *Validator, p *KretProbe, path string) {
-	fp := path + ".filter"
-	if p.Filter.Pid < 0 || p.Filter.Pid > MaxPid {
-		v.Errorf(fp+".pid", "must be between 0 and %d (0 = any); got %d", MaxPid, p.Filter.Pid)
-	}
-	if c := p.Filter.Comm; len(c) > MaxComm {
-		v.Errorf(fp+".comm", "%q is %d bytes; at most %d (a task comm)", c, len(c), MaxComm)
-	} else if strings.ContainsFunc(c, func(r rune) bool { return r < 0x20 || r > 0x7e || r == '"' || r == '\\' }) {
-		v.Errorf(fp+".comm", "%q must be printable ASCII without '\"' or '\\'", c)
-	}
-	wp := fp + ".when"
-	p.When = v.ParseExpr(wp, p.Filter.When)
-	if p.When == nil {
-		return
-	}
-	fields := p.CapturedFields()
-	WalkExpr(p.When, func(e Expr) {
-		id, ok := e.(*Ident)
-		if !ok || slices.Contains(fields, id.Name) {
-			return
-		}
-		if id.Name == "latency" {
-			v.ErrorAt(id.P, wp, "field \"latency\" requires latency: true on this probe")
-			return
-		}
-		v.ErrorAt(id.P, wp, "unknown field %q (captured fields: %s)", id.Name, strings.Join(fields, ", "))
-	})
-}
-
-// TypeNames returns the names of Types, sorted.
-func TypeNames() []string {
-	ns := make([]string, 0, len(Types))
-	for n := range Types {
-		ns = append(ns, n)
-	}
-	sort.Strings(ns)
-	return ns
 }
 
 func (*Kretprobe) fieldDocs() map[string]fieldDoc {

@@ -31,10 +31,6 @@ type Otst struct {
 
 	// ModeBits is Mode parsed, set by Validate.
 	ModeBits int `yaml:"-" json:"-"`
-
-	// zero records which of shots and max_symbols Default filled in, so
-	// that an explicit 0 is still an error.
-	zeroShots, zeroMax bool
 }
 
 // Limits and defaults of the otst kind.
@@ -75,19 +71,25 @@ func init() {
 	Register(KindOtst, func() Kind { return &Otst{} })
 }
 
-// Default fills proc, mode, shots and max_symbols.
-func (o *Otst) Default() {
+// Default fills proc, mode, shots and max_symbols. An explicit 0 for
+// shots or max_symbols is an error, not a request for the default.
+func (o *Otst) Default(v *Validator) {
 	if o.Proc == "" && o.Name != "" {
 		o.Proc = "driver/" + o.Name
 	}
 	if o.Mode == "" {
 		o.Mode = DefaultOtstMode
 	}
-	o.zeroShots, o.zeroMax = o.Shots == 0, o.MaxSymbols == 0
 	if o.Shots == 0 {
+		if v.Has("shots") {
+			v.Errorf("shots", "must be between 1 and %d; got 0 (omit it for the default, %d)", MaxOtstShots, DefaultOtstShots)
+		}
 		o.Shots = DefaultOtstShots
 	}
 	if o.MaxSymbols == 0 {
+		if v.Has("max_symbols") {
+			v.Errorf("max_symbols", "must be between 1 and %d; got 0 (omit it for the default, %d)", MaxOtstMaxSymbols, DefaultOtstMaxSymbols)
+		}
 		o.MaxSymbols = DefaultOtstMaxSymbols
 	}
 }
@@ -111,14 +113,10 @@ func (o *Otst) Validate(v *Validator) {
 	} else {
 		o.ModeBits = int(m)
 	}
-	if o.zeroShots && v.Has("shots") {
-		v.Errorf("shots", "must be between 1 and %d; got 0 (omit it for the default, 1)", MaxOtstShots)
-	} else if o.Shots < 1 || o.Shots > MaxOtstShots {
+	if o.Shots < 1 || o.Shots > MaxOtstShots {
 		v.Errorf("shots", "must be between 1 and %d; got %d", MaxOtstShots, o.Shots)
 	}
-	if o.zeroMax && v.Has("max_symbols") {
-		v.Errorf("max_symbols", "must be between 1 and %d; got 0 (omit it for the default, %d)", MaxOtstMaxSymbols, DefaultOtstMaxSymbols)
-	} else if o.MaxSymbols < 1 || o.MaxSymbols > MaxOtstMaxSymbols {
+	if o.MaxSymbols < 1 || o.MaxSymbols > MaxOtstMaxSymbols {
 		v.Errorf("max_symbols", "must be between 1 and %d; got %d", MaxOtstMaxSymbols, o.MaxSymbols)
 	} else if len(o.Symbols) > o.MaxSymbols {
 		v.Errorf("symbols", "%d symbols; at most max_symbols (%d)", len(o.Symbols), o.MaxSymbols)

@@ -80,7 +80,7 @@ func TestCanonical(t *testing.T) {
 	k := s.(*Kretprobe)
 	want := &Kretprobe{
 		Meta: Meta{APIVersion: APIVersion, Kind: KindKretprobe, Name: "vfs_read_lat"},
-		Probes: []KretProbe{{
+		Probes: []KretprobeFunc{{
 			Function:  "vfs_read",
 			Maxactive: 32,
 			Args:      []Arg{{Name: "count", Index: 2, Type: "size_t"}},

@@ -5,7 +5,7 @@ package templates
 import "embed"
 
 // FS holds every kind's templates (<kind>/*.tmpl), the shared ones
-// (common/*.tmpl) and the feature probes (features/*.c, features/*.sym).
+// (common/*.tmpl), the probe runtime (runtime/kgen_rt.h.tmpl) and the feature probes (features/*.c, features/*.sym).
 //
-//go:embed common kretprobe otst features
+//go:embed common runtime kretprobe otst features
 var FS embed.FS

@@ -34,7 +34,9 @@ kgen_<name> and enables the module's events in it. If any step fails,
 every step already done is undone. What was done is recorded in
 /run/kgen/<name>.json for kgen unload.`,
 		Example: `  kgen load out/vfs_read_lat.ko
-  kgen load out/vfs_read_lat.ko pid=1234 comm=dd`,
+  kgen load out/vfs_read_lat.ko vfs_read_pid=1234 vfs_read_comm=dd
+  kgen load out/otst.ko symbols=ksys_sync,vfs_fsync shots=3
+  modinfo -p out/vfs_read_lat.ko     # the parameters a module takes`,
 		Args:         cobra.MinimumNArgs(1),
 		SilenceUsage: true,
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {

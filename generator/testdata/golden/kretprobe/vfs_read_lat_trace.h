@@ -3,23 +3,23 @@
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM vfs_read_lat
 
-#ifndef _VFS_READ_LAT_EVENT_TYPES
-#define _VFS_READ_LAT_EVENT_TYPES
+#ifndef KRP_EVENT_TYPES
+#define KRP_EVENT_TYPES
 
-#define VFS_READ_LAT_STACK_DEPTH 16
+#define KRP_STACK_DEPTH 16
 
 /* kgen: probes[0] */
 /* What one call of vfs_read records; filled in by its return handler. */
-struct vfs_read_lat_vfs_read_event {
+struct krp_vfs_read_event {
 	u64 count;
 	s64 ret;
 	u64 latency;
 };
 
-#endif /* _VFS_READ_LAT_EVENT_TYPES */
+#endif /* KRP_EVENT_TYPES */
 
-#if !defined(_VFS_READ_LAT_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
-#define _VFS_READ_LAT_TRACE_H
+#if !defined(KGEN_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define KGEN_TRACE_H
 
 #include <linux/sched.h>
 #include <linux/string.h>
@@ -28,7 +28,7 @@ struct vfs_read_lat_vfs_read_event {
 /* kgen: probes[0] */
 TRACE_EVENT(vfs_read_lat_vfs_read,
 
-	TP_PROTO(const struct vfs_read_lat_vfs_read_event *ev),
+	TP_PROTO(const struct krp_vfs_read_event *ev),
 
 	TP_ARGS(ev),
 
@@ -55,7 +55,7 @@ TRACE_EVENT(vfs_read_lat_vfs_read,
 		  __entry->latency)
 );
 
-#endif /* _VFS_READ_LAT_TRACE_H */
+#endif /* KGEN_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .

@@ -3,14 +3,14 @@
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM multi
 
-#ifndef _MULTI_EVENT_TYPES
-#define _MULTI_EVENT_TYPES
+#ifndef KRP_EVENT_TYPES
+#define KRP_EVENT_TYPES
 
-#define MULTI_STACK_DEPTH 16
+#define KRP_STACK_DEPTH 16
 
 /* kgen: probes[0] */
 /* What one call of do_sys_openat2 records; filled in by its return handler. */
-struct multi_do_sys_openat2_event {
+struct krp_do_sys_openat2_event {
 	s64 dfd;
 	u64 filename;
 	s64 fd;
@@ -21,20 +21,20 @@ struct multi_do_sys_openat2_event {
 
 /* kgen: probes[1] */
 /* What one call of do_nanosleep records; filled in by its return handler. */
-struct multi_do_nanosleep_event {
+struct krp_do_nanosleep_event {
 	int unused;
 };
 
 /* kgen: probes[2] */
 /* What one call of vfs_write_isra_0 records; filled in by its return handler. */
-struct multi_vfs_write_isra_0_event {
+struct krp_vfs_write_isra_0_event {
 	s64 ret;
 };
 
-#endif /* _MULTI_EVENT_TYPES */
+#endif /* KRP_EVENT_TYPES */
 
-#if !defined(_MULTI_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
-#define _MULTI_TRACE_H
+#if !defined(KGEN_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define KGEN_TRACE_H
 
 #include <linux/sched.h>
 #include <linux/string.h>
@@ -43,7 +43,7 @@ struct multi_vfs_write_isra_0_event {
 /* kgen: probes[0] */
 TRACE_EVENT(multi_do_sys_openat2,
 
-	TP_PROTO(const struct multi_do_sys_openat2_event *ev),
+	TP_PROTO(const struct krp_do_sys_openat2_event *ev),
 
 	TP_ARGS(ev),
 
@@ -55,7 +55,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 		__field(s64, fd)
 		__field(u64, latency)
 		__field(unsigned int, nr_stack)
-		__array(unsigned long, stack, MULTI_STACK_DEPTH)
+		__array(unsigned long, stack, KRP_STACK_DEPTH)
 	),
 
 	TP_fast_assign(
@@ -65,7 +65,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 		__entry->filename = ev->filename;
 		__entry->fd = ev->fd;
 		__entry->latency = ev->latency;
-		__entry->nr_stack = min_t(unsigned int, ev->nr_stack, MULTI_STACK_DEPTH);
+		__entry->nr_stack = min_t(unsigned int, ev->nr_stack, KRP_STACK_DEPTH);
 		memset(__entry->stack, 0, sizeof(__entry->stack));
 		memcpy(__entry->stack, ev->stack, __entry->nr_stack * sizeof(unsigned long));
 	),
@@ -82,7 +82,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 /* kgen: probes[1] */
 TRACE_EVENT(multi_do_nanosleep,
 
-	TP_PROTO(const struct multi_do_nanosleep_event *ev),
+	TP_PROTO(const struct krp_do_nanosleep_event *ev),
 
 	TP_ARGS(ev),
 
@@ -103,7 +103,7 @@ TRACE_EVENT(multi_do_nanosleep,
 /* kgen: probes[2] */
 TRACE_EVENT(multi_vfs_write_isra_0,
 
-	TP_PROTO(const struct multi_vfs_write_isra_0_event *ev),
+	TP_PROTO(const struct krp_vfs_write_isra_0_event *ev),
 
 	TP_ARGS(ev),
 
@@ -124,7 +124,7 @@ TRACE_EVENT(multi_vfs_write_isra_0,
 		  __entry->ret)
 );
 
-#endif /* _MULTI_TRACE_H */
+#endif /* KGEN_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .

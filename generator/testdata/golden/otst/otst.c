@@ -16,32 +16,24 @@
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
-#include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
-#include <linux/kallsyms.h>
-#include <linux/kernel.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
-#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
 #include <linux/overflow.h>
-#include <linux/percpu.h>
 #include <linux/printk.h>
-#include <linux/ratelimit.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/stacktrace.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
-#include "kgen_features.h"
+#include "kgen_rt.h"
 
 #define CREATE_TRACE_POINTS
 #include "otst_trace.h"
@@ -90,23 +82,6 @@ static u64 otst_arms;
 static atomic_long_t otst_rejected = ATOMIC_LONG_INIT(0);
 static DEFINE_PER_CPU(struct otst_stats, otst_stats);
 static struct proc_dir_entry *otst_proc;
-static struct dentry *otst_dir;
-/* One budget for every rejection message, however it was rejected. */
-static DEFINE_RATELIMIT_STATE(otst_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
-
-static __printf(1, 2) void otst_reject(const char *fmt, ...)
-{
-	struct va_format vaf;
-	va_list args;
-
-	if (!__ratelimit(&otst_rs))
-		return;
-	va_start(args, fmt);
-	vaf.fmt = fmt;
-	vaf.va = &args;
-	pr_warn("%pV", &vaf);
-	va_end(args);
-}
 
 static void otst_reap(struct work_struct *work);
 static DECLARE_WORK(otst_reap_work, otst_reap);
@@ -120,36 +95,6 @@ static DEFINE_IRQ_WORK(otst_kick_work, otst_kick);
  * is enough.
  */
 static DEFINE_PER_CPU(unsigned long [OTST_STACK_DEPTH], otst_entries);
-
-/* Saves the stack, from the probed function outwards when it is found. */
-static unsigned int otst_stack(unsigned long *entries, unsigned long addr)
-{
-	unsigned int nr, i;
-
-#ifdef KGEN_HAVE_STACK_TRACE_SAVE
-	nr = stack_trace_save(entries, OTST_STACK_DEPTH, 0);
-#else
-	struct stack_trace trace = {
-		.entries = entries,
-		.max_entries = OTST_STACK_DEPTH,
-	};
-
-	save_stack_trace(&trace);
-	nr = trace.nr_entries;
-#endif
-	/*
-	 * Drop this handler's and the kprobes machinery's own frames
-	 * (stack_trace_save_regs() is not exported). When no frame matches,
-	 * e.g. unwinding from an optprobe trampoline, all frames are kept.
-	 */
-	for (i = 0; i < nr; i++) {
-		if (entries[i] - addr < OTST_FRAME_SLACK) {
-			memmove(entries, entries + i, (nr - i) * sizeof(*entries));
-			return nr - i;
-		}
-	}
-	return nr;
-}
 
 #ifdef KGEN_HAVE_PRINTK_CPU_SYNC
 /* A header and its stack print as one block among other CPUs' dumps. */
@@ -182,7 +127,8 @@ static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 	dump_stack();
 	otst_dump_unlock(flags);
 	entries = this_cpu_ptr(otst_entries);
-	nr = otst_stack(entries, (unsigned long)kp->addr);
+	nr = kgen_stack_save(entries, OTST_STACK_DEPTH);
+	nr = kgen_stack_from(entries, nr, (unsigned long)kp->addr, OTST_FRAME_SLACK);
 	trace_otst_trigger(p->sym, (unsigned long)kp->addr,
 				p->shots - (unsigned int)left, entries, nr);
 	if (left == 0)
@@ -288,19 +234,19 @@ static int otst_check(const char *sym, size_t len)
 	size_t i, first = 0;
 
 	if (!len) {
-		otst_reject("rejected: empty symbol name\n");
+		kgen_warn_ratelimited("rejected: empty symbol name\n");
 		return -EINVAL;
 	}
 	if (len > KSYM_NAME_LEN - 1) {
-		otst_reject("rejected: %zu-byte symbol name; at most %d\n",
-				len, KSYM_NAME_LEN - 1);
+		kgen_warn_ratelimited("rejected: %zu-byte symbol name; at most %d\n",
+				      len, KSYM_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
 	colon = memchr(sym, ':', len);
 	if (colon) {
 		first = colon - sym + 1;	/* the symbol after "module:" */
 		if (first == 1 || first == len) {
-			otst_reject("rejected: want module:symbol, both non-empty\n");
+			kgen_warn_ratelimited("rejected: want module:symbol, both non-empty\n");
 			return -EINVAL;
 		}
 	}
@@ -311,8 +257,8 @@ static int otst_check(const char *sym, size_t len)
 			  (c == '.' && i >= first) || (c == ':' && i == first - 1);
 
 		if (!ok) {
-			otst_reject("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
-					c, i);
+			kgen_warn_ratelimited("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
+					      c, i);
 			return -EINVAL;
 		}
 	}
@@ -327,8 +273,8 @@ static int otst_arm(const char *sym, size_t len)
 	int ret;
 
 	if (shots < 1 || shots > OTST_MAX_SHOTS) {
-		otst_reject("cannot arm %s: parameter shots is %d; set 1..%d\n",
-				sym, shots, OTST_MAX_SHOTS);
+		kgen_warn_ratelimited("cannot arm %s: parameter shots is %d; set 1..%d\n",
+				      sym, shots, OTST_MAX_SHOTS);
 		return -EINVAL;
 	}
 	p = kzalloc(struct_size(p, sym, len + 1), GFP_KERNEL);
@@ -345,19 +291,19 @@ static int otst_arm(const char *sym, size_t len)
 	otst_remove(false);
 	old = otst_find(p->sym);
 	if (old) {
-		otst_reject("cannot arm %s: already armed\n", p->sym);
+		kgen_warn_ratelimited("cannot arm %s: already armed\n", p->sym);
 		ret = -EEXIST;
 		goto out;
 	}
 	if (otst_live() >= OTST_MAX_SYMBOLS) {
-		otst_reject("cannot arm %s: %d symbols armed, the maximum\n",
-				p->sym, OTST_MAX_SYMBOLS);
+		kgen_warn_ratelimited("cannot arm %s: %d symbols armed, the maximum\n",
+				      p->sym, OTST_MAX_SYMBOLS);
 		ret = -ENOSPC;
 		goto out;
 	}
 	ret = register_kprobe(&p->kp);
 	if (ret < 0) {
-		otst_reject("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
+		kgen_warn_ratelimited("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
 		goto out;
 	}
 	list_add_tail(&p->node, &otst_armed);
@@ -378,7 +324,7 @@ static int otst_disarm(const char *sym)
 	mutex_lock(&otst_lock);
 	p = otst_find(sym);
 	if (!p) {
-		otst_reject("cannot disarm %s: not armed\n", sym);
+		kgen_warn_ratelimited("cannot disarm %s: not armed\n", sym);
 		ret = -ENOENT;
 	} else {
 		unregister_kprobe(&p->kp);
@@ -407,8 +353,8 @@ static ssize_t otst_write(struct file *file, const char __user *ubuf,
 	/* '-' + KSYM_NAME_LEN-1 bytes + '\n' at most; no copy of more. */
 	if (count > KSYM_NAME_LEN + 1) {
 		ret = -ENAMETOOLONG;
-		otst_reject("rejected: %zu-byte write; a symbol name has at most %d\n",
-				count, KSYM_NAME_LEN - 1);
+		kgen_warn_ratelimited("rejected: %zu-byte write; a symbol name has at most %d\n",
+				      count, KSYM_NAME_LEN - 1);
 		goto out;
 	}
 	buf = memdup_user_nul(ubuf, count);
@@ -480,59 +426,21 @@ static const struct file_operations otst_fops = {
 };
 #endif
 
-static int otst_stats_show(struct seq_file *m, void *v)
+static int kgen_stats_show(struct seq_file *m, void *v)
 {
-	u64 triggers = 0, late = 0, arms;
 	unsigned int narmed;
-	int cpu;
+	u64 arms;
 
-	for_each_possible_cpu(cpu) {
-		const struct otst_stats *s = per_cpu_ptr(&otst_stats, cpu);
-
-		triggers += READ_ONCE(s->triggers);
-		late += READ_ONCE(s->late);
-	}
 	mutex_lock(&otst_lock);
 	narmed = otst_live();
 	arms = otst_arms;
 	mutex_unlock(&otst_lock);
-	seq_printf(m, "%s armed %u\n", KBUILD_MODNAME, narmed);
-	seq_printf(m, "%s arms %llu\n", KBUILD_MODNAME, arms);
-	seq_printf(m, "%s triggers %llu\n", KBUILD_MODNAME, triggers);
-	seq_printf(m, "%s late_hits %llu\n", KBUILD_MODNAME, late);
-	seq_printf(m, "%s rejected %ld\n", KBUILD_MODNAME, atomic_long_read(&otst_rejected));
+	kgen_stat(m, KBUILD_MODNAME, "armed", narmed);
+	kgen_stat(m, KBUILD_MODNAME, "arms", arms);
+	kgen_stat(m, KBUILD_MODNAME, "triggers", kgen_sum(&otst_stats, triggers));
+	kgen_stat(m, KBUILD_MODNAME, "late_hits", kgen_sum(&otst_stats, late));
+	kgen_stat(m, KBUILD_MODNAME, "rejected", atomic_long_read(&otst_rejected));
 	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(otst_stats);
-
-static void otst_debugfs_init(void)
-{
-	struct dentry *parent;
-
-	/*
-	 * /sys/kernel/debug/kgen is shared by every kgen module and never
-	 * removed: removing it could race with another module's files.
-	 */
-	parent = debugfs_lookup("kgen", NULL);
-	if (!parent) {
-		parent = debugfs_create_dir("kgen", NULL);
-		if (IS_ERR_OR_NULL(parent))	/* lost a race with another module? */
-			parent = debugfs_lookup("kgen", NULL);
-		else
-			dget(parent);
-	}
-	if (IS_ERR_OR_NULL(parent)) {
-		pr_warn("debugfs unavailable: no stats file\n");
-		return;
-	}
-	otst_dir = debugfs_create_dir(KBUILD_MODNAME, parent);
-	dput(parent);
-	if (IS_ERR_OR_NULL(otst_dir)) {
-		pr_warn("create debugfs kgen/%s: no stats file\n", KBUILD_MODNAME);
-		otst_dir = NULL;
-		return;
-	}
-	debugfs_create_file("stats", 0444, otst_dir, NULL, &otst_stats_fops);
 }
 
 /* Disarms everything and waits for deferred work: nothing runs after. */
@@ -544,7 +452,7 @@ static void otst_teardown(void)
 	/* No handler runs now, so no new kick; wait for one in flight. */
 	irq_work_sync(&otst_kick_work);
 	cancel_work_sync(&otst_reap_work);
-	debugfs_remove_recursive(otst_dir);
+	kgen_debugfs_exit();
 }
 
 static int __init otst_init(void)
@@ -569,7 +477,7 @@ static int __init otst_init(void)
 		       OTST_PROC);
 		return -EEXIST;
 	}
-	otst_debugfs_init();
+	kgen_debugfs_init();
 	for (i = 0; i < otst_nsymbols; i++) {
 		const char *sym = otst_symbols[i];
 
@@ -602,16 +510,11 @@ err:
 
 static void __exit otst_exit(void)
 {
-	u64 triggers = 0;
-	int cpu;
-
 	/* After proc_remove() no write can arm anything. */
 	proc_remove(otst_proc);
 	otst_teardown();
-	for_each_possible_cpu(cpu)
-		triggers += per_cpu_ptr(&otst_stats, cpu)->triggers;
 	pr_info("one-time stacktrace driver unloaded: %llu arms, %llu triggers\n",
-		otst_arms, triggers);
+		otst_arms, kgen_sum(&otst_stats, triggers));
 }
 
 module_init(otst_init);

@@ -16,108 +16,83 @@
 
 #include <linux/atomic.h>
 #include <linux/capability.h>
-#include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
-#include <linux/kallsyms.h>
-#include <linux/kernel.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
-#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
 #include <linux/overflow.h>
-#include <linux/percpu.h>
 #include <linux/printk.h>
-#include <linux/ratelimit.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/stacktrace.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
-#include "kgen_features.h"
+#include "kgen_rt.h"
 
 #define CREATE_TRACE_POINTS
 #include "otst_multi_trace.h"
 
 /* kgen: proc */
-#define OTST_MULTI_PROC "otst_multi"
+#define OTST_PROC "otst_multi"
 /* kgen: mode */
-#define OTST_MULTI_MODE 0644
+#define OTST_MODE 0644
 /* kgen: max_symbols */
-#define OTST_MULTI_MAX_SYMBOLS 8
-#define OTST_MULTI_MAX_SHOTS 100
+#define OTST_MAX_SYMBOLS 8
+#define OTST_MAX_SHOTS 100
 /* Frames saved per shot, and how far past the probe address a return
  * address may point and still be the probed function's own frame. */
-#define OTST_MULTI_STACK_DEPTH 32
-#define OTST_MULTI_FRAME_SLACK 16
+#define OTST_STACK_DEPTH 32
+#define OTST_FRAME_SLACK 16
 
 /* One armed symbol, from its arming until its removal. */
-struct otst_multi_probe {
+struct otst_probe {
 	struct kprobe kp;
-	struct list_head node;	/* on otst_multi_armed, under otst_multi_lock */
+	struct list_head node;	/* on otst_armed, under otst_lock */
 	atomic_t left;		/* shots left; the handler takes them */
 	unsigned int shots;	/* shots of this arming */
 	char sym[];		/* kp.symbol_name points here */
 };
 
 /* Counters the handler updates, per CPU so it takes no lock. */
-struct otst_multi_stats {
+struct otst_stats {
 	u64 triggers;	/* shots taken: traces dumped */
 	u64 late;	/* hits after the last shot, before the probe was gone */
 };
 
 /* kgen: symbols */
-static char *otst_multi_symbols[OTST_MULTI_MAX_SYMBOLS] = {
+static char *otst_symbols[OTST_MAX_SYMBOLS] = {
 	"vfs_read",
 	"netif_rx",
 	"ext4:ext4_sync_file",
 	"8021q:vlan_dev_open",
 	"do_sys_open.isra.0",
 };
-static unsigned int otst_multi_nsymbols = 5;
-module_param_array_named(symbols, otst_multi_symbols, charp, &otst_multi_nsymbols, 0444);
+static unsigned int otst_nsymbols = 5;
+module_param_array_named(symbols, otst_symbols, charp, &otst_nsymbols, 0444);
 MODULE_PARM_DESC(symbols, "symbols armed at load, comma separated");
 
 /* kgen: shots */
-static int otst_multi_shots = 3;
-module_param_named(shots, otst_multi_shots, int, 0644);
-MODULE_PARM_DESC(shots, "traces per arming, 1.." __stringify(OTST_MULTI_MAX_SHOTS) "; read when a symbol is armed");
+static int otst_shots = 3;
+module_param_named(shots, otst_shots, int, 0644);
+MODULE_PARM_DESC(shots, "traces per arming, 1.." __stringify(OTST_MAX_SHOTS) "; read when a symbol is armed");
 
-static DEFINE_MUTEX(otst_multi_lock);	/* guards the list and the count below */
-static LIST_HEAD(otst_multi_armed);
-static u64 otst_multi_arms;
-static atomic_long_t otst_multi_rejected = ATOMIC_LONG_INIT(0);
-static DEFINE_PER_CPU(struct otst_multi_stats, otst_multi_stats);
-static struct proc_dir_entry *otst_multi_proc;
-static struct dentry *otst_multi_dir;
-/* One budget for every rejection message, however it was rejected. */
-static DEFINE_RATELIMIT_STATE(otst_multi_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST);
+static DEFINE_MUTEX(otst_lock);	/* guards the list and the count below */
+static LIST_HEAD(otst_armed);
+static u64 otst_arms;
+static atomic_long_t otst_rejected = ATOMIC_LONG_INIT(0);
+static DEFINE_PER_CPU(struct otst_stats, otst_stats);
+static struct proc_dir_entry *otst_proc;
 
-static __printf(1, 2) void otst_multi_reject(const char *fmt, ...)
-{
-	struct va_format vaf;
-	va_list args;
-
-	if (!__ratelimit(&otst_multi_rs))
-		return;
-	va_start(args, fmt);
-	vaf.fmt = fmt;
-	vaf.va = &args;
-	pr_warn("%pV", &vaf);
-	va_end(args);
-}
-
-static void otst_multi_reap(struct work_struct *work);
-static DECLARE_WORK(otst_multi_reap_work, otst_multi_reap);
-static void otst_multi_kick(struct irq_work *work);
-static DEFINE_IRQ_WORK(otst_multi_kick_work, otst_multi_kick);
+static void otst_reap(struct work_struct *work);
+static DECLARE_WORK(otst_reap_work, otst_reap);
+static void otst_kick(struct irq_work *work);
+static DEFINE_IRQ_WORK(otst_kick_work, otst_kick);
 
 /*
  * Where a shot saves its stack: per CPU, not 256 bytes on a stack that may
@@ -125,52 +100,22 @@ static DEFINE_IRQ_WORK(otst_multi_kick_work, otst_multi_kick);
  * on a CPU (kprobes counts a nested hit as missed), so one buffer per CPU
  * is enough.
  */
-static DEFINE_PER_CPU(unsigned long [OTST_MULTI_STACK_DEPTH], otst_multi_entries);
-
-/* Saves the stack, from the probed function outwards when it is found. */
-static unsigned int otst_multi_stack(unsigned long *entries, unsigned long addr)
-{
-	unsigned int nr, i;
-
-#ifdef KGEN_HAVE_STACK_TRACE_SAVE
-	nr = stack_trace_save(entries, OTST_MULTI_STACK_DEPTH, 0);
-#else
-	struct stack_trace trace = {
-		.entries = entries,
-		.max_entries = OTST_MULTI_STACK_DEPTH,
-	};
-
-	save_stack_trace(&trace);
-	nr = trace.nr_entries;
-#endif
-	/*
-	 * Drop this handler's and the kprobes machinery's own frames
-	 * (stack_trace_save_regs() is not exported). When no frame matches,
-	 * e.g. unwinding from an optprobe trampoline, all frames are kept.
-	 */
-	for (i = 0; i < nr; i++) {
-		if (entries[i] - addr < OTST_MULTI_FRAME_SLACK) {
-			memmove(entries, entries + i, (nr - i) * sizeof(*entries));
-			return nr - i;
-		}
-	}
-	return nr;
-}
+static DEFINE_PER_CPU(unsigned long [OTST_STACK_DEPTH], otst_entries);
 
 #ifdef KGEN_HAVE_PRINTK_CPU_SYNC
 /* A header and its stack print as one block among other CPUs' dumps. */
-#define otst_multi_dump_lock(flags)	printk_cpu_sync_get_irqsave(flags)
-#define otst_multi_dump_unlock(flags)	printk_cpu_sync_put_irqrestore(flags)
+#define otst_dump_lock(flags)	printk_cpu_sync_get_irqsave(flags)
+#define otst_dump_unlock(flags)	printk_cpu_sync_put_irqrestore(flags)
 #else
 /* No such lock before 5.19: concurrent shots' lines may interleave. */
-#define otst_multi_dump_lock(flags)	local_irq_save(flags)
-#define otst_multi_dump_unlock(flags)	local_irq_restore(flags)
+#define otst_dump_lock(flags)	local_irq_save(flags)
+#define otst_dump_unlock(flags)	local_irq_restore(flags)
 #endif
 
 /* The kprobe pre-handler: atomic context, never sleeps, bounded work. */
-static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
+static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	struct otst_multi_probe *p = container_of(kp, struct otst_multi_probe, kp);
+	struct otst_probe *p = container_of(kp, struct otst_probe, kp);
 	unsigned long *entries, flags;
 	unsigned int nr;
 	int left;
@@ -178,58 +123,59 @@ static int otst_multi_pre(struct kprobe *kp, struct pt_regs *regs)
 	/* Exactly p->shots callers get past this, on any number of CPUs. */
 	left = atomic_dec_if_positive(&p->left);
 	if (left < 0) {
-		this_cpu_inc(otst_multi_stats.late);
+		this_cpu_inc(otst_stats.late);
 		return 0;
 	}
-	this_cpu_inc(otst_multi_stats.triggers);
+	this_cpu_inc(otst_stats.triggers);
 	/* The original's wording and raw address: log scrapers rely on it. */
-	otst_multi_dump_lock(flags);
+	otst_dump_lock(flags);
 	pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
 	dump_stack();
-	otst_multi_dump_unlock(flags);
-	entries = this_cpu_ptr(otst_multi_entries);
-	nr = otst_multi_stack(entries, (unsigned long)kp->addr);
+	otst_dump_unlock(flags);
+	entries = this_cpu_ptr(otst_entries);
+	nr = kgen_stack_save(entries, OTST_STACK_DEPTH);
+	nr = kgen_stack_from(entries, nr, (unsigned long)kp->addr, OTST_FRAME_SLACK);
 	trace_otst_multi_trigger(p->sym, (unsigned long)kp->addr,
 				p->shots - (unsigned int)left, entries, nr);
 	if (left == 0)
-		irq_work_queue(&otst_multi_kick_work);	/* disarm from process context */
+		irq_work_queue(&otst_kick_work);	/* disarm from process context */
 	return 0;
 }
 
 /* irq_work: runs outside the probe's context, where no workqueue lock is held. */
-static void otst_multi_kick(struct irq_work *work)
+static void otst_kick(struct irq_work *work)
 {
-	schedule_work(&otst_multi_reap_work);
+	schedule_work(&otst_reap_work);
 }
 
 /*
  * A spent probe fired its last shot; a gone one's function went with its
  * module. Either awaits removal, and counts as armed nowhere.
  */
-static bool otst_multi_spent(struct otst_multi_probe *p)
+static bool otst_spent(struct otst_probe *p)
 {
 	return atomic_read(&p->left) <= 0 || kprobe_gone(&p->kp);
 }
 
-static struct otst_multi_probe *otst_multi_find(const char *sym)
+static struct otst_probe *otst_find(const char *sym)
 {
-	struct otst_multi_probe *p;
+	struct otst_probe *p;
 
-	lockdep_assert_held(&otst_multi_lock);
-	list_for_each_entry(p, &otst_multi_armed, node)
-		if (!otst_multi_spent(p) && !strcmp(p->sym, sym))
+	lockdep_assert_held(&otst_lock);
+	list_for_each_entry(p, &otst_armed, node)
+		if (!otst_spent(p) && !strcmp(p->sym, sym))
 			return p;
 	return NULL;
 }
 
-static unsigned int otst_multi_live(void)
+static unsigned int otst_live(void)
 {
-	struct otst_multi_probe *p;
+	struct otst_probe *p;
 	unsigned int n = 0;
 
-	lockdep_assert_held(&otst_multi_lock);
-	list_for_each_entry(p, &otst_multi_armed, node)
-		if (!otst_multi_spent(p))
+	lockdep_assert_held(&otst_lock);
+	list_for_each_entry(p, &otst_armed, node)
+		if (!otst_spent(p))
 			n++;
 	return n;
 }
@@ -242,16 +188,16 @@ static unsigned int otst_multi_live(void)
  * irq_work, so the next reap takes it. No handler runs on a removed probe
  * after this returns.
  */
-static void otst_multi_remove(bool all)
+static void otst_remove(bool all)
 {
-	struct otst_multi_probe *p, *tmp;
+	struct otst_probe *p, *tmp;
 	struct kprobe **kps;
 	unsigned int n = 0;
 	LIST_HEAD(dead);
 
-	lockdep_assert_held(&otst_multi_lock);
-	list_for_each_entry_safe(p, tmp, &otst_multi_armed, node) {
-		if (all || otst_multi_spent(p)) {
+	lockdep_assert_held(&otst_lock);
+	list_for_each_entry_safe(p, tmp, &otst_armed, node) {
+		if (all || otst_spent(p)) {
 			list_move_tail(&p->node, &dead);
 			n++;
 		}
@@ -275,11 +221,11 @@ static void otst_multi_remove(bool all)
 	}
 }
 
-static void otst_multi_reap(struct work_struct *work)
+static void otst_reap(struct work_struct *work)
 {
-	mutex_lock(&otst_multi_lock);
-	otst_multi_remove(false);
-	mutex_unlock(&otst_multi_lock);
+	mutex_lock(&otst_lock);
+	otst_remove(false);
+	mutex_unlock(&otst_lock);
 }
 
 /*
@@ -288,25 +234,25 @@ static void otst_multi_reap(struct work_struct *work)
  * 8021q). Returns 0 or a negative errno and logs at most one line,
  * ratelimited.
  */
-static int otst_multi_check(const char *sym, size_t len)
+static int otst_check(const char *sym, size_t len)
 {
 	const char *colon;
 	size_t i, first = 0;
 
 	if (!len) {
-		otst_multi_reject("rejected: empty symbol name\n");
+		kgen_warn_ratelimited("rejected: empty symbol name\n");
 		return -EINVAL;
 	}
 	if (len > KSYM_NAME_LEN - 1) {
-		otst_multi_reject("rejected: %zu-byte symbol name; at most %d\n",
-				len, KSYM_NAME_LEN - 1);
+		kgen_warn_ratelimited("rejected: %zu-byte symbol name; at most %d\n",
+				      len, KSYM_NAME_LEN - 1);
 		return -ENAMETOOLONG;
 	}
 	colon = memchr(sym, ':', len);
 	if (colon) {
 		first = colon - sym + 1;	/* the symbol after "module:" */
 		if (first == 1 || first == len) {
-			otst_multi_reject("rejected: want module:symbol, both non-empty\n");
+			kgen_warn_ratelimited("rejected: want module:symbol, both non-empty\n");
 			return -EINVAL;
 		}
 	}
@@ -317,8 +263,8 @@ static int otst_multi_check(const char *sym, size_t len)
 			  (c == '.' && i >= first) || (c == ':' && i == first - 1);
 
 		if (!ok) {
-			otst_multi_reject("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
-					c, i);
+			kgen_warn_ratelimited("rejected: byte 0x%02x at offset %zu is not allowed in a symbol name\n",
+					      c, i);
 			return -EINVAL;
 		}
 	}
@@ -326,15 +272,15 @@ static int otst_multi_check(const char *sym, size_t len)
 }
 
 /* Arms a kprobe on sym (checked) for the current shots. */
-static int otst_multi_arm(const char *sym, size_t len)
+static int otst_arm(const char *sym, size_t len)
 {
-	struct otst_multi_probe *p, *old;
-	int shots = READ_ONCE(otst_multi_shots);
+	struct otst_probe *p, *old;
+	int shots = READ_ONCE(otst_shots);
 	int ret;
 
-	if (shots < 1 || shots > OTST_MULTI_MAX_SHOTS) {
-		otst_multi_reject("cannot arm %s: parameter shots is %d; set 1..%d\n",
-				sym, shots, OTST_MULTI_MAX_SHOTS);
+	if (shots < 1 || shots > OTST_MAX_SHOTS) {
+		kgen_warn_ratelimited("cannot arm %s: parameter shots is %d; set 1..%d\n",
+				      sym, shots, OTST_MAX_SHOTS);
 		return -EINVAL;
 	}
 	p = kzalloc(struct_size(p, sym, len + 1), GFP_KERNEL);
@@ -342,49 +288,49 @@ static int otst_multi_arm(const char *sym, size_t len)
 		return -ENOMEM;
 	memcpy(p->sym, sym, len);
 	p->kp.symbol_name = p->sym;
-	p->kp.pre_handler = otst_multi_pre;
+	p->kp.pre_handler = otst_pre;
 	p->shots = shots;
 	atomic_set(&p->left, shots);
 
-	mutex_lock(&otst_multi_lock);
+	mutex_lock(&otst_lock);
 	/* A spent probe whose removal is still queued does not count. */
-	otst_multi_remove(false);
-	old = otst_multi_find(p->sym);
+	otst_remove(false);
+	old = otst_find(p->sym);
 	if (old) {
-		otst_multi_reject("cannot arm %s: already armed\n", p->sym);
+		kgen_warn_ratelimited("cannot arm %s: already armed\n", p->sym);
 		ret = -EEXIST;
 		goto out;
 	}
-	if (otst_multi_live() >= OTST_MULTI_MAX_SYMBOLS) {
-		otst_multi_reject("cannot arm %s: %d symbols armed, the maximum\n",
-				p->sym, OTST_MULTI_MAX_SYMBOLS);
+	if (otst_live() >= OTST_MAX_SYMBOLS) {
+		kgen_warn_ratelimited("cannot arm %s: %d symbols armed, the maximum\n",
+				      p->sym, OTST_MAX_SYMBOLS);
 		ret = -ENOSPC;
 		goto out;
 	}
 	ret = register_kprobe(&p->kp);
 	if (ret < 0) {
-		otst_multi_reject("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
+		kgen_warn_ratelimited("cannot arm %s: register_kprobe: error %d\n", p->sym, ret);
 		goto out;
 	}
-	list_add_tail(&p->node, &otst_multi_armed);
-	otst_multi_arms++;
+	list_add_tail(&p->node, &otst_armed);
+	otst_arms++;
 	pr_info("symbol %s registered!\n", p->sym);
 	p = NULL;
 out:
-	mutex_unlock(&otst_multi_lock);
+	mutex_unlock(&otst_lock);
 	kfree(p);
 	return ret;
 }
 
-static int otst_multi_disarm(const char *sym)
+static int otst_disarm(const char *sym)
 {
-	struct otst_multi_probe *p;
+	struct otst_probe *p;
 	int ret = 0;
 
-	mutex_lock(&otst_multi_lock);
-	p = otst_multi_find(sym);
+	mutex_lock(&otst_lock);
+	p = otst_find(sym);
 	if (!p) {
-		otst_multi_reject("cannot disarm %s: not armed\n", sym);
+		kgen_warn_ratelimited("cannot disarm %s: not armed\n", sym);
 		ret = -ENOENT;
 	} else {
 		unregister_kprobe(&p->kp);
@@ -392,12 +338,12 @@ static int otst_multi_disarm(const char *sym)
 		pr_info("symbol %s unregistered!\n", p->sym);
 		kfree(p);
 	}
-	mutex_unlock(&otst_multi_lock);
+	mutex_unlock(&otst_lock);
 	return ret;
 }
 
 /* "SYM" arms, "-SYM" disarms, "clear" disarms all; one trailing '\n' ok. */
-static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
+static ssize_t otst_write(struct file *file, const char __user *ubuf,
 			       size_t count, loff_t *ppos)
 {
 	size_t len = count;
@@ -413,8 +359,8 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 	/* '-' + KSYM_NAME_LEN-1 bytes + '\n' at most; no copy of more. */
 	if (count > KSYM_NAME_LEN + 1) {
 		ret = -ENAMETOOLONG;
-		otst_multi_reject("rejected: %zu-byte write; a symbol name has at most %d\n",
-				count, KSYM_NAME_LEN - 1);
+		kgen_warn_ratelimited("rejected: %zu-byte write; a symbol name has at most %d\n",
+				      count, KSYM_NAME_LEN - 1);
 		goto out;
 	}
 	buf = memdup_user_nul(ubuf, count);
@@ -431,136 +377,98 @@ static ssize_t otst_multi_write(struct file *file, const char __user *ubuf,
 		len--;
 	}
 	if (!disarm && len == 5 && !memcmp(sym, "clear", 5)) {
-		mutex_lock(&otst_multi_lock);
-		otst_multi_remove(true);
-		mutex_unlock(&otst_multi_lock);
+		mutex_lock(&otst_lock);
+		otst_remove(true);
+		mutex_unlock(&otst_lock);
 		ret = 0;
 	} else {
-		ret = otst_multi_check(sym, len);
+		ret = otst_check(sym, len);
 		if (!ret)
-			ret = disarm ? otst_multi_disarm(sym) : otst_multi_arm(sym, len);
+			ret = disarm ? otst_disarm(sym) : otst_arm(sym, len);
 	}
 	kfree(buf);
 out:
 	if (ret < 0) {
-		atomic_long_inc(&otst_multi_rejected);
+		atomic_long_inc(&otst_rejected);
 		return ret;
 	}
 	return count;
 }
 
 /* Lists the armed symbols, one per line; a spent one is not listed. */
-static int otst_multi_show(struct seq_file *m, void *v)
+static int otst_show(struct seq_file *m, void *v)
 {
-	struct otst_multi_probe *p;
+	struct otst_probe *p;
 
-	mutex_lock(&otst_multi_lock);
-	list_for_each_entry(p, &otst_multi_armed, node)
-		if (!otst_multi_spent(p))
+	mutex_lock(&otst_lock);
+	list_for_each_entry(p, &otst_armed, node)
+		if (!otst_spent(p))
 			seq_printf(m, "%s\n", p->sym);
-	mutex_unlock(&otst_multi_lock);
+	mutex_unlock(&otst_lock);
 	return 0;
 }
 
-static int otst_multi_open(struct inode *inode, struct file *file)
+static int otst_open(struct inode *inode, struct file *file)
 {
-	return single_open(file, otst_multi_show, NULL);
+	return single_open(file, otst_show, NULL);
 }
 
 #ifdef KGEN_HAVE_PROC_OPS
-static const struct proc_ops otst_multi_fops = {
-	.proc_open = otst_multi_open,
+static const struct proc_ops otst_fops = {
+	.proc_open = otst_open,
 	.proc_read = seq_read,
 	.proc_lseek = seq_lseek,
 	.proc_release = single_release,
-	.proc_write = otst_multi_write,
+	.proc_write = otst_write,
 };
 #else
-static const struct file_operations otst_multi_fops = {
+static const struct file_operations otst_fops = {
 	.owner = THIS_MODULE,
-	.open = otst_multi_open,
+	.open = otst_open,
 	.read = seq_read,
 	.llseek = seq_lseek,
 	.release = single_release,
-	.write = otst_multi_write,
+	.write = otst_write,
 };
 #endif
 
-static int otst_multi_stats_show(struct seq_file *m, void *v)
+static int kgen_stats_show(struct seq_file *m, void *v)
 {
-	u64 triggers = 0, late = 0, arms;
 	unsigned int narmed;
-	int cpu;
+	u64 arms;
 
-	for_each_possible_cpu(cpu) {
-		const struct otst_multi_stats *s = per_cpu_ptr(&otst_multi_stats, cpu);
-
-		triggers += READ_ONCE(s->triggers);
-		late += READ_ONCE(s->late);
-	}
-	mutex_lock(&otst_multi_lock);
-	narmed = otst_multi_live();
-	arms = otst_multi_arms;
-	mutex_unlock(&otst_multi_lock);
-	seq_printf(m, "%s armed %u\n", KBUILD_MODNAME, narmed);
-	seq_printf(m, "%s arms %llu\n", KBUILD_MODNAME, arms);
-	seq_printf(m, "%s triggers %llu\n", KBUILD_MODNAME, triggers);
-	seq_printf(m, "%s late_hits %llu\n", KBUILD_MODNAME, late);
-	seq_printf(m, "%s rejected %ld\n", KBUILD_MODNAME, atomic_long_read(&otst_multi_rejected));
+	mutex_lock(&otst_lock);
+	narmed = otst_live();
+	arms = otst_arms;
+	mutex_unlock(&otst_lock);
+	kgen_stat(m, KBUILD_MODNAME, "armed", narmed);
+	kgen_stat(m, KBUILD_MODNAME, "arms", arms);
+	kgen_stat(m, KBUILD_MODNAME, "triggers", kgen_sum(&otst_stats, triggers));
+	kgen_stat(m, KBUILD_MODNAME, "late_hits", kgen_sum(&otst_stats, late));
+	kgen_stat(m, KBUILD_MODNAME, "rejected", atomic_long_read(&otst_rejected));
 	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(otst_multi_stats);
-
-static void otst_multi_debugfs_init(void)
-{
-	struct dentry *parent;
-
-	/*
-	 * /sys/kernel/debug/kgen is shared by every kgen module and never
-	 * removed: removing it could race with another module's files.
-	 */
-	parent = debugfs_lookup("kgen", NULL);
-	if (!parent) {
-		parent = debugfs_create_dir("kgen", NULL);
-		if (IS_ERR_OR_NULL(parent))	/* lost a race with another module? */
-			parent = debugfs_lookup("kgen", NULL);
-		else
-			dget(parent);
-	}
-	if (IS_ERR_OR_NULL(parent)) {
-		pr_warn("debugfs unavailable: no stats file\n");
-		return;
-	}
-	otst_multi_dir = debugfs_create_dir(KBUILD_MODNAME, parent);
-	dput(parent);
-	if (IS_ERR_OR_NULL(otst_multi_dir)) {
-		pr_warn("create debugfs kgen/%s: no stats file\n", KBUILD_MODNAME);
-		otst_multi_dir = NULL;
-		return;
-	}
-	debugfs_create_file("stats", 0444, otst_multi_dir, NULL, &otst_multi_stats_fops);
 }
 
 /* Disarms everything and waits for deferred work: nothing runs after. */
-static void otst_multi_teardown(void)
+static void otst_teardown(void)
 {
-	mutex_lock(&otst_multi_lock);
-	otst_multi_remove(true);
-	mutex_unlock(&otst_multi_lock);
+	mutex_lock(&otst_lock);
+	otst_remove(true);
+	mutex_unlock(&otst_lock);
 	/* No handler runs now, so no new kick; wait for one in flight. */
-	irq_work_sync(&otst_multi_kick_work);
-	cancel_work_sync(&otst_multi_reap_work);
-	debugfs_remove_recursive(otst_multi_dir);
+	irq_work_sync(&otst_kick_work);
+	cancel_work_sync(&otst_reap_work);
+	kgen_debugfs_exit();
 }
 
-static int __init otst_multi_init(void)
+static int __init otst_init(void)
 {
 	struct path path;
 	unsigned int i;
 	int ret;
 
-	if (otst_multi_shots < 1 || otst_multi_shots > OTST_MULTI_MAX_SHOTS) {
-		pr_err("parameter shots is %d; set 1..%d\n", otst_multi_shots, OTST_MULTI_MAX_SHOTS);
+	if (otst_shots < 1 || otst_shots > OTST_MAX_SHOTS) {
+		pr_err("parameter shots is %d; set 1..%d\n", otst_shots, OTST_MAX_SHOTS);
 		return -EINVAL;
 	}
 	/*
@@ -569,32 +477,32 @@ static int __init otst_multi_init(void)
 	 * creating it); kgen derives the default name from the unique module
 	 * name.
 	 */
-	if (!kern_path("/proc/" OTST_MULTI_PROC, 0, &path)) {
+	if (!kern_path("/proc/" OTST_PROC, 0, &path)) {
 		path_put(&path);
 		pr_err("/proc/%s exists: another module owns it; choose another proc: in the spec\n",
-		       OTST_MULTI_PROC);
+		       OTST_PROC);
 		return -EEXIST;
 	}
-	otst_multi_debugfs_init();
-	for (i = 0; i < otst_multi_nsymbols; i++) {
-		const char *sym = otst_multi_symbols[i];
+	kgen_debugfs_init();
+	for (i = 0; i < otst_nsymbols; i++) {
+		const char *sym = otst_symbols[i];
 
 		if (!sym || !*sym)	/* "symbols=" gives one empty element */
 			continue;
-		ret = otst_multi_check(sym, strlen(sym));
+		ret = otst_check(sym, strlen(sym));
 		if (ret) {
 			pr_err("parameter symbols[%u] is not a symbol name: error %d\n", i, ret);
 			goto err;
 		}
-		ret = otst_multi_arm(sym, strlen(sym));
+		ret = otst_arm(sym, strlen(sym));
 		if (ret) {
 			pr_err("arm %s at load: error %d\n", sym, ret);
 			goto err;
 		}
 	}
-	otst_multi_proc = proc_create(OTST_MULTI_PROC, OTST_MULTI_MODE, NULL, &otst_multi_fops);
-	if (!otst_multi_proc) {
-		pr_err("create /proc/%s failed: its directory must exist\n", OTST_MULTI_PROC);
+	otst_proc = proc_create(OTST_PROC, OTST_MODE, NULL, &otst_fops);
+	if (!otst_proc) {
+		pr_err("create /proc/%s failed: its directory must exist\n", OTST_PROC);
 		ret = -ENOENT;
 		goto err;
 	}
@@ -602,25 +510,20 @@ static int __init otst_multi_init(void)
 	return 0;
 
 err:
-	otst_multi_teardown();
+	otst_teardown();
 	return ret;
 }
 
-static void __exit otst_multi_exit(void)
+static void __exit otst_exit(void)
 {
-	u64 triggers = 0;
-	int cpu;
-
 	/* After proc_remove() no write can arm anything. */
-	proc_remove(otst_multi_proc);
-	otst_multi_teardown();
-	for_each_possible_cpu(cpu)
-		triggers += per_cpu_ptr(&otst_multi_stats, cpu)->triggers;
+	proc_remove(otst_proc);
+	otst_teardown();
 	pr_info("one-time stacktrace driver unloaded: %llu arms, %llu triggers\n",
-		otst_multi_arms, triggers);
+		otst_arms, kgen_sum(&otst_stats, triggers));
 }
 
-module_init(otst_multi_init);
-module_exit(otst_multi_exit);
+module_init(otst_init);
+module_exit(otst_exit);
 MODULE_DESCRIPTION("one-time stacktrace module generated by kgen");
 MODULE_LICENSE("GPL");

@@ -3,8 +3,8 @@
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM otst_multi
 
-#if !defined(_OTST_MULTI_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
-#define _OTST_MULTI_TRACE_H
+#if !defined(KGEN_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define KGEN_TRACE_H
 
 #include <linux/sched.h>
 #include <linux/smp.h>
@@ -58,7 +58,7 @@ TRACE_EVENT(otst_multi_trigger,
 				sizeof(unsigned long)))
 );
 
-#endif /* _OTST_MULTI_TRACE_H */
+#endif /* KGEN_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH
 #define TRACE_INCLUDE_PATH .

@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"kgen/spec"
+)
+
+// guest is one boot of a kernel: kgen modules built from specs for it, a
+// guest script, and the qemu settings.
+type guest struct {
+	Specs   []string // spec files; each NAME.ko is added as /root/NAME.ko
+	Script  string   // testdata file, added and run as sh /root/<base>
+	SMP     int      // vCPUs; 0 = 1
+	Timeout string   // kgen vm --timeout
+}
+
+// scenario is a kind's VM test: the guest it boots on every kernel and the
+// checks of the script's "=== section" output.
+type scenario struct {
+	guest guest
+	check func(t *testing.T, kernel string, s map[string]string)
+}
+
+// scenarios holds every kind's VM test, registered from its test file's
+// init; TestEveryKindHasVMScenario checks that no kind lacks one.
+var scenarios = map[string]scenario{}
+
+// runScenario boots each kernel once with kind's guest and checks its
+// output, as subtests named after the kernels.
+func runScenario(t *testing.T, kind string) {
+	sc, ok := scenarios[kind]
+	if !ok {
+		t.Fatalf("no VM scenario for kind %s", kind)
+	}
+	for _, name := range kernelNames {
+		t.Run(name, func(t *testing.T) {
+			k := needVM(t, name)
+			out, s := sc.guest.run(t, k)
+			sc.check(t, name, s)
+			if t.Failed() || testing.Verbose() {
+				t.Logf("guest output:\n%s", out)
+			}
+		})
+	}
+}
+
+// needVM returns the kernel and checks that qemu is there, or skips
+// (fails under KGEN_REQUIRE_VM=1).
+func needVM(t *testing.T, name string) kernel {
+	t.Helper()
+	k := need(t, name, "KGEN_REQUIRE_VM")
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		if os.Getenv("KGEN_REQUIRE_VM") == "1" {
+			t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+		}
+		t.Skip("qemu-system-x86_64 not found")
+	}
+	return k
+}
+
+// run builds the guest's specs for k, boots k with them and the script,
+// and returns the whole output and its sections. It fails t when a build
+// or the boot fails, or the script did not reach its "=== end".
+func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
+	t.Helper()
+	out := t.TempDir()
+	args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", g.Timeout,
+		"--add", g.Script + ":/root/" + filepath.Base(g.Script)}
+	if g.SMP > 1 {
+		args = append(args, "--smp", strconv.Itoa(g.SMP))
+	}
+	for _, sp := range g.Specs {
+		if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", out); err != nil {
+			t.Fatalf("kgen build %s: %v\n%s", sp, err, o)
+		}
+	}
+	kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+	for _, ko := range kos {
+		args = append(args, "--add", ko+":/root/"+filepath.Base(ko))
+	}
+	args = append(args, "--", "sh /root/"+filepath.Base(g.Script))
+	o, err := kgen(t, args...)
+	if err != nil {
+		t.Fatalf("kgen vm: %v\n%s", err, o)
+	}
+	s := sections(o)
+	if _, ok := s["end"]; !ok {
+		t.Fatalf("guest script did not finish:\n%s", o)
+	}
+	return o, s
+}
+
+// TestEveryKindHasVMScenario: a kind is not done until it has a VM test,
+// and that test boots the kind's own example.
+func TestEveryKindHasVMScenario(t *testing.T) {
+	for _, kind := range spec.Kinds() {
+		sc, ok := scenarios[kind]
+		if !ok {
+			t.Errorf("kind %s has no VM scenario in e2e (register one in scenarios)", kind)
+			continue
+		}
+		if ex := "../examples/" + kind + ".yaml"; !slices.Contains(sc.guest.Specs, ex) {
+			t.Errorf("kind %s: its VM scenario does not build %s (it builds %q)", kind, ex, sc.guest.Specs)
+		}
+	}
+}
