@@ -243,8 +243,8 @@ func checkOtst(t *testing.T, kernel string, s map[string]string) {
 	}
 
 	// 4b. A probe on a function of an unloaded module.
-	if want := "rc=0\nrc=0 \nlist=[otst3:otst3_show]\nrc=0\nlist=[]\nrc=0\nrc=0 \nlist=[]\nrc=0\n"; s["gone"] != want {
-		t.Errorf("arm otst3:otst3_show, unload otst3, list, reload, arm, fire = %q, want %q", s["gone"], want)
+	if want := "rc=0\nrc=0 \nlist=[otst3:otst_show]\nrc=0\nlist=[]\nrc=0\nrc=0 \nlist=[]\nrc=0\n"; s["gone"] != want {
+		t.Errorf("arm otst3:otst_show, unload otst3, list, reload, arm, fire = %q, want %q", s["gone"], want)
 	}
 
 	// 5. 100 cycles, then unload with symbols armed.

@@ -144,16 +144,17 @@ sec param-after
 ls $P3 2>&1
 grep otst3 /proc/modules
 
-# 4b. A probe whose function went with its module is not listed, and the
+# 4b. A probe whose function (otst3's own /proc show function; every otst
+#     module names it otst_show) went with its module is not listed, and the
 #     symbol can be armed again once the module is back.
 sec gone
 kgen load otst3.ko >/dev/null 2>&1; echo "rc=$?"
-w $P otst3:otst3_show
+w $P otst3:otst_show
 echo "list=[$(grep otst3 $P)]"
 kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
 echo "list=[$(grep otst3 $P)]"
 kgen load otst3.ko >/dev/null 2>&1; echo "rc=$?"
-w $P otst3:otst3_show
+w $P otst3:otst_show
 cat $P3 >/dev/null
 echo "list=[$(wait_empty $P)]"
 kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
