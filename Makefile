@@ -53,8 +53,12 @@ test: kernels lint
 	KGEN_REQUIRE_KERNELS=1 KGEN_REQUIRE_VM=1 $(GO) test -timeout 60m -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
+# Fails when a target is missed or a figure cannot be trusted (invalid).
+# BENCHFLAGS: e.g. -kernel debian-6.12, -runs 5, or -guest-fault=notimer to
+# watch it fail on a broken guest.
+BENCHFLAGS ?=
 bench: kernels build
-	$(GO) run ./bench -kernels $(KGEN_KERNELS) -kgen $(BIN)
+	$(GO) run ./bench -kernels $(KGEN_KERNELS) -kgen $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin out

@@ -10,8 +10,9 @@
 //   - the host wall time of a cold kgen build, of plain make on the same
 //     generated tree, and of a kgen build cache hit.
 //
-// It prints progress to stderr and one markdown table to stdout. A missed
-// target is marked in the table; only errors make it exit non-zero.
+// It prints progress to stderr and one markdown table to stdout. Every
+// verdict rests on validated figures (see evaluate): one that cannot be
+// trusted says invalid. A missed or invalid target makes it exit 1.
 package main
 
 import (
@@ -29,7 +30,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -57,7 +57,8 @@ type options struct {
 	spec    string // the spec whose build is timed
 	runs    int    // build timings per kind; the median is reported
 	timeout time.Duration
-	keep    bool // keep the work directory
+	keep    bool   // keep the work directory
+	fault   string // break the guest script on purpose (guestScript)
 }
 
 func main() {
@@ -83,6 +84,7 @@ func run(stdout, stderr io.Writer, args []string) error {
 	fl.IntVar(&o.runs, "runs", 3, "runs of each build timing (the median is reported)")
 	fl.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for the VM run")
 	fl.BoolVar(&o.keep, "keep", false, "keep the work directory")
+	fl.StringVar(&o.fault, "guest-fault", "", "break the guest on purpose to see bench fail: notimer (the timer read fails) or nocounters (kgen unload's counters are lost)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -92,21 +94,26 @@ func run(stdout, stderr io.Writer, args []string) error {
 	if o.runs < 1 {
 		return errors.New("parse arguments: -runs must be at least 1")
 	}
+	if _, err := guestScript(o.fault); err != nil {
+		return err
+	}
 	b, err := newBench(o, stderr)
 	if err != nil {
 		return err
 	}
 	defer b.cleanup()
 
-	var r results
-	if err := b.probeCost(&r); err != nil {
+	g, err := b.probeCost()
+	if err != nil {
 		return err
 	}
-	if err := b.buildTimes(&r); err != nil {
+	var bt builds
+	if err := b.buildTimes(&bt); err != nil {
 		return err
 	}
-	r.print(stdout, b)
-	return nil
+	rep := evaluate(g, bt)
+	rep.print(stdout, b.o.kernel, b.release, filepath.Base(b.o.spec), b.o.runs)
+	return rep.err()
 }
 
 // bench holds the resolved inputs and the work directory.
@@ -194,20 +201,6 @@ func kernelCC(kdir string) string {
 	return cc
 }
 
-// results are the raw figures; print derives the table.
-type results struct {
-	base1, base2 int64 // ns (= instructions) of the unprobed workload
-	cfg          map[string]int64
-	cold, make   []time.Duration
-	hit          []time.Duration
-	// The kgen module's counters at unload (count + emit runs).
-	counters                         bool
-	hits, filtered, nmissed, emitted int64
-	// otstLeft is the number of vfs_read kprobes still registered after
-	// otst's shot (-1 until the guest reports it).
-	otstLeft int64
-}
-
 // Configurations of part A, in the order the guest runs them.
 var configs = []struct{ key, label string }{
 	{"floor", "floor: kretprobe, empty handler"},
@@ -219,34 +212,42 @@ var configs = []struct{ key, label string }{
 }
 
 // guestScript runs the workload unprobed, under each configuration, and
-// unprobed again, printing "KGBENCH <key> <ns>" per run. Guest time is
-// instructions under --icount, so each run is exact.
-const guestScript = `set -e
+// unprobed again, printing "KGBENCH run <key> <start> <end>" per run (the
+// timer's "now at" before and after; guest time is instructions under
+// --icount, so each run is exact), "KGBENCH fact <key> <value>" for what
+// the verdicts check besides, and "KGBENCH unload <line>" for kgen
+// unload's counters table. It computes nothing: bench validates every
+// figure (see evaluate).
+func guestScript(fault string) (string, error) {
+	s := `set -e
 T=/sys/kernel/tracing
 now() { grep -m1 '^now at' /proc/timer_list | sed 's/^now at \([0-9]*\) nsecs.*/\1/'; }
 measure() {
 	a=$(now)
 	` + workload + ` 2>/dev/null
 	b=$(now)
-	echo "KGBENCH $1 $((b - a))"
+	echo "KGBENCH run $1 $a $b"
 }
 measure warmup
 measure base1
 insmod /root/` + floorName + `.ko
 measure floor
 rmmod ` + floorName + `
+echo "KGBENCH fact floor_nmissed $(dmesg | sed -n 's/.*` + floorName + `: nmissed \([0-9-]*\).*/\1/p' | tail -n 1)"
 kgen load /root/` + countName + `.ko >&2
 echo 0 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
 measure count
 echo 1 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
 measure emit
-kgen unload ` + countName + ` >&2
+kgen unload ` + countName + ` >/tmp/unload.txt
+sed 's/^/KGBENCH unload /' /tmp/unload.txt
 mounted=
 if [ ! -e $T/kprobe_events ]; then mount -t tracefs nodev $T; mounted=1; fi
 echo 'r:kgbench vfs_read ret=$retval' >> $T/kprobe_events
 echo 1 > $T/events/kprobes/kgbench/enable
 measure tracefs
 echo 0 > $T/events/kprobes/kgbench/enable
+awk '$1 == "kgbench" { print "KGBENCH fact tracefs_hits " $2; print "KGBENCH fact tracefs_nmissed " $3 }' $T/kprobe_profile
 echo '-:kgbench' >> $T/kprobe_events
 if [ -n "$mounted" ]; then umount $T; fi
 kgen load /root/otst.ko >&2
@@ -254,25 +255,36 @@ measure otst_idle
 echo -n vfs_read > /proc/driver/otst
 n=0
 while grep -q ' vfs_read+' /sys/kernel/debug/kprobes/list && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-echo "KGBENCH otst_left $(grep -c ' vfs_read+' /sys/kernel/debug/kprobes/list || true)"
+echo "KGBENCH fact otst_left $(grep -c ' vfs_read+' /sys/kernel/debug/kprobes/list || true)"
 measure otst_fired
 kgen unload otst >&2
 measure base2
-echo KGBENCH done 0
+echo KGBENCH done
 `
+	switch fault {
+	case "":
+	case "notimer":
+		s = strings.Replace(s, "/proc/timer_list", "/proc/kgbench_no_timer_list", 1)
+	case "nocounters":
+		s = strings.Replace(s, "kgen unload "+countName+" >/tmp/unload.txt", "kgen unload "+countName+" >/dev/null; : >/tmp/unload.txt", 1)
+	default:
+		return "", fmt.Errorf("parse arguments: -guest-fault %q: want notimer or nocounters", fault)
+	}
+	return s, nil
+}
 
-func (b *bench) probeCost(r *results) error {
+func (b *bench) probeCost() (guest, error) {
 	dir := filepath.Join(b.work, "vm")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create vm dir: %w", err)
+		return guest{}, fmt.Errorf("create vm dir: %w", err)
 	}
 	floorKo, err := b.buildFloor()
 	if err != nil {
-		return err
+		return guest{}, err
 	}
 	countSpec := filepath.Join(b.work, "count.yaml")
 	if err := copyEmbedded("testdata/count.yaml", countSpec); err != nil {
-		return err
+		return guest{}, err
 	}
 	b.step("building %s with kgen", countName)
 	args := []string{"build", countSpec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
@@ -280,12 +292,12 @@ func (b *bench) probeCost(r *results) error {
 		args = append(args, "--make-var", v)
 	}
 	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: %w\n%s", countName, err, out)
+		return guest{}, fmt.Errorf("build %s: %w\n%s", countName, err, out)
 	}
 	countKo := filepath.Join(dir, countName+".ko")
 	otstSrc, err := filepath.Abs(otstSpec)
 	if err != nil {
-		return fmt.Errorf("resolve %s: %w", otstSpec, err)
+		return guest{}, fmt.Errorf("resolve %s: %w", otstSpec, err)
 	}
 	b.step("building otst with kgen")
 	args = []string{"build", otstSrc, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
@@ -293,10 +305,17 @@ func (b *bench) probeCost(r *results) error {
 		args = append(args, "--make-var", v)
 	}
 	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s: %w; run bench from the repository root\n%s", otstSpec, err, out)
+		return guest{}, fmt.Errorf("build %s: %w; run bench from the repository root\n%s", otstSpec, err, out)
 	}
 	otstKo := filepath.Join(dir, "otst.ko")
 
+	script, err := guestScript(b.o.fault)
+	if err != nil {
+		return guest{}, err
+	}
+	if b.o.fault != "" {
+		b.step("guest fault %q: the verdicts must say invalid", b.o.fault)
+	}
 	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline (a few minutes)", b.o.kernel, len(configs))
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
 	defer cancel()
@@ -305,73 +324,31 @@ func (b *bench) probeCost(r *results) error {
 		"--add", floorKo+":/root/"+floorName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
-		"--", guestScript)
+		"--", script)
 	var guestErr bytes.Buffer
 	cmd.Stderr = &guestErr
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("run vm: %w", err)
+		return guest{}, fmt.Errorf("run vm: %w", err)
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run vm: %w", err)
+		return guest{}, fmt.Errorf("run vm: %w", err)
 	}
-	r.cfg = map[string]int64{}
-	r.otstLeft = -1
-	var other strings.Builder
-	done := false
+	var out strings.Builder
 	sc := bufio.NewScanner(pipe)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 3 || f[0] != "KGBENCH" {
-			other.WriteString(sc.Text() + "\n")
-			continue
+		out.WriteString(sc.Text() + "\n")
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "KGBENCH" {
+			b.step("  guest %s [%s]", strings.Join(f[1:], " "), time.Since(start).Round(time.Second))
 		}
-		ns, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[1] {
-		case "done":
-			done = true
-			continue
-		case "warmup":
-		case "otst_left":
-			r.otstLeft = ns
-			continue
-		case "base1":
-			r.base1 = ns
-		case "base2":
-			r.base2 = ns
-		default:
-			r.cfg[f[1]] = ns
-		}
-		b.step("  guest %-8s %d ns (instructions) [%s]", f[1], ns, time.Since(start).Round(time.Second))
 	}
 	werr := cmd.Wait()
-	if werr != nil || !done {
-		return fmt.Errorf("run the benchmark VM: %v; guest output:\n%s%s", werr, other.String(), tail(guestErr.String(), 40))
+	g := parseGuest(out.String())
+	if werr != nil || !g.done {
+		return g, fmt.Errorf("run the benchmark VM: %v; guest output:\n%s%s", werr, out.String(), tail(guestErr.String(), 40))
 	}
-	// kgen unload prints the module's counters (guest stderr reaches the
-	// serial console, so they come on stdout): "vfs_read HITS FILTERED
-	// NMISSED EMITTED". They cover the count and emit runs and check that the
-	// probe saw every read.
-	for _, l := range strings.Split(other.String(), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 5 && f[0] == "vfs_read" {
-			for i, p := range []*int64{&r.hits, &r.filtered, &r.nmissed, &r.emitted} {
-				*p, _ = strconv.ParseInt(f[i+1], 10, 64)
-			}
-			r.counters = true
-			b.step("  guest: %s counters: hits %d, nmissed %d, emitted %d", countName, r.hits, r.nmissed, r.emitted)
-		}
-	}
-	for _, c := range configs {
-		if _, ok := r.cfg[c.key]; !ok {
-			return fmt.Errorf("run the benchmark VM: no figure for %s", c.key)
-		}
-	}
-	return nil
+	return g, nil
 }
 
 // buildFloor builds testdata/floor with the kernel's Kbuild in the work dir
@@ -408,7 +385,7 @@ func copyEmbedded(name, dst string) error {
 // buildTimes times, -runs times each: a cold kgen build (fresh cache dir),
 // plain make on a freshly generated tree (feature probes included, as in a
 // cold kgen build), and a kgen build cache hit (whole process).
-func (b *bench) buildTimes(r *results) error {
+func (b *bench) buildTimes(r *builds) error {
 	out := filepath.Join(b.work, "out")
 	mv := func(args []string) []string {
 		for _, v := range b.makeEnv {
@@ -462,49 +439,6 @@ func (b *bench) timed(name string, args ...string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(out.String(), 30))
 	}
 	return d, nil
-}
-
-func (r *results) print(w io.Writer, b *bench) {
-	base := float64(r.base1+r.base2) / 2
-	extra := map[string]float64{}
-	for _, c := range configs {
-		extra[c.key] = (float64(r.cfg[c.key]) - base) / hits
-	}
-	met := func(ok bool) string {
-		if ok {
-			return "met"
-		}
-		return "**MISSED**"
-	}
-	cold, mk, hit := median(r.cold), median(r.make), median(r.hit)
-
-	fmt.Fprintf(w, "\n## kgen bench: %s (%s)\n\n", b.o.kernel, b.release)
-	fmt.Fprintf(w, "Probe cost: one `kgen vm --icount` boot (1 instruction = 1 ns), workload `%s` (%d vfs_read hits); "+
-		"extra instructions per hit = (t - baseline) / %d, baseline = mean of the first and last unprobed runs. "+
-		"Build times: host wall time of %s, median of %d runs.\n\n", workload, hits, hits, filepath.Base(b.o.spec), b.o.runs)
-	fmt.Fprintln(w, "| measurement | value | target | ratio | status |")
-	fmt.Fprintln(w, "|---|---|---|---|---|")
-	fmt.Fprintf(w, "| baseline, unprobed (first / last / mean) | %d / %d / %.0f ns | | | |\n", r.base1, r.base2, base)
-	fl, ct, em, tr := extra["floor"], extra["count"], extra["emit"], extra["tracefs"]
-	fmt.Fprintf(w, "| %s | %.0f instr/hit | | | |\n", configs[0].label, fl)
-	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= 1.1 x floor (%.0f) | %.2f x floor | %s |\n", configs[1].label, ct, 1.1*fl, ct/fl, met(ct <= 1.1*fl))
-	fmt.Fprintf(w, "| %s | %.0f instr/hit | <= tracefs `r:` (%.0f) | %.2f x tracefs | %s |\n", configs[2].label, em, tr, em/tr, met(em <= tr))
-	fmt.Fprintf(w, "| %s | %.0f instr/hit | | | |\n", configs[3].label, tr)
-	oi, of := extra["otst_idle"], extra["otst_fired"]
-	noise := float64(r.base2-r.base1) / hits
-	fmt.Fprintf(w, "| %s | %.1f instr/hit | | %.3f x floor | |\n", configs[4].label, oi, oi/fl)
-	fmt.Fprintf(w, "| %s | %.1f instr/hit | <= 0.01 x floor (%.1f) | %.3f x floor | %s |\n", configs[5].label, of, 0.01*fl, of/fl, met(of <= 0.01*fl && r.otstLeft == 0))
-	fmt.Fprintf(w, "| vfs_read kprobes left after the shot / baseline drift (last - first) | %d / %.1f instr/hit | 0 | | |\n", r.otstLeft, noise)
-	if r.counters {
-		ok := r.hits >= 2*hits && r.emitted >= hits && r.nmissed == 0
-		fmt.Fprintf(w, "| kgen module counters at unload (count + emit runs) | hits %d, emitted %d, nmissed %d | hits >= %d, emitted >= %d, nmissed 0 | | %s |\n",
-			r.hits, r.emitted, r.nmissed, 2*hits, hits, map[bool]string{true: "ok", false: "**CHECK**"}[ok])
-	}
-	fmt.Fprintf(w, "| kgen build, cold (fresh cache) | %s (%s) | <= 1.15 x plain make (%s) | %.2f x make | %s |\n",
-		ms(cold), msList(r.cold), ms(time.Duration(1.15*float64(mk))), float64(cold)/float64(mk), met(float64(cold) <= 1.15*float64(mk)))
-	fmt.Fprintf(w, "| plain make on the generated tree (probes included) | %s (%s) | | | |\n", ms(mk), msList(r.make))
-	fmt.Fprintf(w, "| kgen build, cache hit (whole process) | %s (%s) | <= 50 ms | %.2f x target | %s |\n",
-		ms(hit), msList(r.hit), float64(hit)/float64(50*time.Millisecond), met(hit <= 50*time.Millisecond))
 }
 
 func median(d []time.Duration) time.Duration {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"kgen/kbuild"
 	"kgen/spec"
 )
 
@@ -140,14 +141,56 @@ func TestCompile(t *testing.T) {
 					if err != nil {
 						t.Fatalf("make W=1: %v\n%s", err, mo)
 					}
-					for _, l := range strings.Split(string(mo), "\n") {
-						if strings.Contains(l, "warning:") {
-							t.Errorf("make W=1 warns: %s", l)
-						}
+					for _, w := range w1Warnings(string(mo), src) {
+						t.Errorf("make W=1 warns: %s", w)
 					}
 				})
 			}
 		})
+	}
+}
+
+// anyWarningRE is the fallback for what the diagnostics parser does not
+// know: any line saying "warning:" in any case (gcc's "warning:", modpost's
+// "WARNING:", ld's "ld: warning:").
+var anyWarningRE = regexp.MustCompile(`(?i)\bwarning:`)
+
+// w1Warnings returns every diagnostic kbuild's parser finds in make output
+// (compiler and modpost, errors and warnings), then every other line that
+// says "warning:" in any case.
+func w1Warnings(out, dir string) []string {
+	var ws []string
+	for _, d := range kbuild.ParseDiagnostics(out, dir) {
+		ws = append(ws, d.String())
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if anyWarningRE.MatchString(l) && len(kbuild.ParseDiagnostics(l, dir)) == 0 {
+			ws = append(ws, strings.TrimSpace(l))
+		}
+	}
+	return ws
+}
+
+// TestW1Warnings feeds w1Warnings make output with each kind of warning,
+// as the kernels print them, and a clean build's output.
+func TestW1Warnings(t *testing.T) {
+	const clean = "make -C /k M=/m modules\n  CC [M]  /m/x.o\n  MODPOST /m/Module.symvers\n  CC [M]  /m/x.mod.o\n  LD [M]  /m/x.ko\n" +
+		"  BTF [M] /m/x.ko\nSkipping BTF generation for /m/x.ko due to unavailability of vmlinux\n"
+	for _, tt := range []struct {
+		name, out string
+		want      int
+	}{
+		{"clean", clean, 0},
+		{"gcc", clean + "/m/x.c:12:5: warning: no previous prototype for 'f' [-Wmissing-prototypes]\n", 1},
+		{"modpost 6.12", clean + "WARNING: modpost: missing MODULE_DESCRIPTION() in /m/x.o\n", 1},
+		{"modpost 5.10", clean + "WARNING: \"foo\" [/m/x.ko] undefined!\n", 1},
+		{"ld", clean + "ld: warning: creating DT_TEXTREL in a PIE\n", 1},
+		{"capitalised", clean + "Warning: something new\n", 1},
+		{"error", clean + "/m/x.c:3:1: error: expected ';'\n", 1},
+	} {
+		if got := w1Warnings(tt.out, "/m"); len(got) != tt.want {
+			t.Errorf("%s: w1Warnings = %q, want %d", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -272,6 +315,21 @@ func init() {
 // kretprobe kind in it.
 func TestVM(t *testing.T) { runScenario(t, spec.KindKretprobe) }
 
+// specFunction returns the function of the only probe of a one-probe spec,
+// read with a regexp rather than kgen's own parser.
+func specFunction(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*-?\s*function:\s*(\S+)\s*$`).FindAllSubmatch(b, -1)
+	if len(m) != 1 {
+		t.Fatalf("%s: want one function:, found %d", file, len(m))
+	}
+	return string(m[0][1])
+}
+
 func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-before"]); m != "" {
 		t.Errorf("guest has debugfs/tracefs mounted before kgen load: %s", m)
@@ -353,9 +411,16 @@ func checkGuest(t *testing.T, s map[string]string) {
 		t.Errorf("kgen unload printed no counters:\n%s", s["nmissed-unload"])
 	}
 
-	// 5. Rollback of a failed load.
-	if strings.Contains(s["rollback"], "rc=0") {
-		t.Errorf("loading a module on a missing symbol succeeded:\n%s", s["rollback"])
+	// 5. Rollback of a failed load: the README's message, naming the
+	// function the spec probes (read from the spec, not from kgen).
+	if !regexp.MustCompile(`(?m)^rc=[1-9][0-9]*$`).MatchString(s["rollback"]) {
+		t.Errorf("loading a module on a missing symbol did not fail:\n%s", s["rollback"])
+	}
+	if !strings.Contains(s["rollback"], "needs or probes a symbol the kernel lacks") {
+		t.Errorf("failed load does not say the kernel lacks a symbol:\n%s", s["rollback"])
+	}
+	if fn := specFunction(t, "testdata/nosuchfn.yaml"); !strings.Contains(s["rollback"], fn) {
+		t.Errorf("failed load does not name the missing function %s:\n%s", fn, s["rollback"])
 	}
 	if strings.TrimSpace(s["rollback-mounts"]) != "" || strings.Contains(s["rollback-modules"], "nosuchfn") {
 		t.Errorf("failed load left state behind: mounts %q modules %q", s["rollback-mounts"], s["rollback-modules"])
@@ -373,8 +438,13 @@ func checkGuest(t *testing.T, s map[string]string) {
 	if k := strings.TrimSpace(s["kprobes-after"]); k != "" {
 		t.Errorf("kprobes left registered:\n%s", k)
 	}
-	if strings.Contains(s["instances-after"], "kgen_") {
-		t.Errorf("tracefs instances left: %s", s["instances-after"])
+	// The listing must work: the same path shows the instance while the
+	// module is loaded, and is empty of kgen instances after unload.
+	if !strings.Contains(s["lat-instances"], "kgen_vfs_read_lat\n") || !strings.HasSuffix(s["lat-instances"], "rc=0\n") {
+		t.Errorf("instances while vfs_read_lat is loaded, want kgen_vfs_read_lat and rc=0:\n%s", s["lat-instances"])
+	}
+	if !strings.HasSuffix(s["instances-after"], "rc=0\n") || strings.Contains(s["instances-after"], "kgen_") {
+		t.Errorf("tracefs instances after unload, want none and rc=0:\n%s", s["instances-after"])
 	}
 	for _, bad := range []string{"BUG:", "WARNING:", "Oops", "general protection"} {
 		if strings.Contains(s["dmesg"], bad) {

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -185,13 +187,32 @@ func checkOtst(t *testing.T, kernel string, s map[string]string) {
 	if !strings.Contains(s["bad-load"], "rc=0") {
 		t.Fatalf("kgen load otst3.ko failed:\n%s", s["bad-load"])
 	}
+	// The EPERM writer: not root, no capabilities, and the file's mode
+	// lets it open the file for writing.
+	if who := strings.Fields(s["noadmin-who"]); len(who) < 4 || who[0] != "65534" || who[1] != "CapEff:" ||
+		strings.Trim(who[2], "0") != "" || who[3] != "-rw-rw-rw-" {
+		t.Errorf("the writer without CAP_SYS_ADMIN: want uid 65534, CapEff 0 and a 0666 file:\n%s", s["noadmin-who"])
+	}
 	const (
 		einval = "Invalid argument"
 		enoent = "No such file or directory"
 	)
+	// The name-length limit, from the kernel's own headers: a name of n
+	// bytes is too long when n > KSYM_NAME_LEN-1, else it is looked up and
+	// (no symbol is that long) not found.
+	ksymLen := ksymNameLen(t, filepath.Join(kernelsDir(), kernel, "kdir"))
+	t.Logf("%s: KSYM_NAME_LEN %d", kernel, ksymLen)
+	length := func(n int) string {
+		if n > ksymLen-1 {
+			return "File name too long"
+		}
+		return enoent
+	}
 	want := []struct{ label, result string }{
-		{"empty", einval}, {"dash", einval}, {"long600", "File name too long"}, {"long4096", "File name too long"},
-		{"nosuch", enoent}, {"blacklisted", einval}, {"space", einval}, {"semicolon", einval},
+		{"empty", einval}, {"dash", einval},
+		{"long127", length(127)}, {"long128", length(128)}, {"long511", length(511)}, {"long512", length(512)},
+		{"long600", length(600)}, {"long4096", length(4096)},
+		{"nosuch", enoent}, {"noadmin", "Operation not permitted"}, {"blacklisted", einval}, {"space", einval}, {"semicolon", einval},
 		{"newline-inside", einval}, {"digit", einval}, {"colon", einval}, {"binary", einval}, {"nomodule", enoent}, {"twocolons", einval},
 		{"first", "rc=0"}, {"twice", "File exists"}, {"second", "rc=0"}, {"full", "No space left on device"},
 		{"disarm-unarmed", enoent}, {"clear", "rc=0"},
@@ -276,6 +297,35 @@ func checkOtst(t *testing.T, kernel string, s map[string]string) {
 	if n := strings.Count(s["dmesg"], "otst: one-time stacktrace driver unloaded"); n != 1 {
 		t.Errorf("otst unloaded %d times per the kernel log, want 1", n)
 	}
+}
+
+var ksymNameLenRE = regexp.MustCompile(`(?m)^#define KSYM_NAME_LEN\s+(\d+)\s*$`)
+
+// ksymNameLen reads KSYM_NAME_LEN from the kernel headers of kdir, or from
+// the source tree its Makefile includes (Debian splits the headers into an
+// arch package and a -common one).
+func ksymNameLen(t *testing.T, kdir string) int {
+	t.Helper()
+	dirs := []string{kdir}
+	if mk, err := os.ReadFile(filepath.Join(kdir, "Makefile")); err == nil {
+		if m := regexp.MustCompile(`(?m)^include\s+(\S+)/Makefile\s*$`).FindSubmatch(mk); m != nil {
+			dirs = append(dirs, string(m[1]))
+		}
+	}
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "include", "linux", "kallsyms.h"))
+		if err != nil {
+			continue
+		}
+		m := ksymNameLenRE.FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s/include/linux/kallsyms.h defines no KSYM_NAME_LEN", d)
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n
+	}
+	t.Fatalf("no include/linux/kallsyms.h in %q", dirs)
+	return 0
 }
 
 // reliableFrames returns the frames of the kernel log's first Call Trace

@@ -2,6 +2,7 @@ package generator_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,23 +48,34 @@ func FuzzGenerate(f *testing.F) {
 	})
 }
 
-// checkC strips strings and comments the way the C lexer does and checks
-// that braces and parentheses balance and nothing is left open.
+// checkC fails t when src is not well-formed C as far as cShape sees.
 func checkC(t *testing.T, name, src string) {
 	t.Helper()
-	depth := map[byte]int{}
+	if err := cShape(src); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// cShape skips string and character literals and comments the way the C
+// lexer does and checks that (), [] and {} nest: every closer closes the
+// innermost opener of its kind, nothing is left open, and no literal or
+// block comment runs to the end of the file.
+func cShape(src string) error {
+	var open []int // offsets of the unclosed openers
+	pair := map[byte]byte{')': '(', ']': '[', '}': '{'}
 	for i := 0; i < len(src); i++ {
 		switch c := src[i]; {
 		case c == '/' && i+1 < len(src) && src[i+1] == '*':
 			end := strings.Index(src[i+2:], "*/")
 			if end < 0 {
-				t.Fatalf("%s: unterminated comment", name)
+				return fmt.Errorf("comment at byte %d runs to the end of the file", i)
 			}
 			i += end + 3
 		case c == '/' && i+1 < len(src) && src[i+1] == '/':
 			end := strings.IndexByte(src[i:], '\n')
 			if end < 0 {
-				return
+				i = len(src)
+				break
 			}
 			i += end
 		case c == '"' || c == '\'':
@@ -72,19 +84,72 @@ func checkC(t *testing.T, name, src string) {
 				if src[j] == '\\' {
 					j++
 				} else if src[j] == '\n' {
-					t.Fatalf("%s: newline in literal at byte %d", name, i)
+					return fmt.Errorf("newline in the literal at byte %d", i)
 				}
 			}
+			if j >= len(src) {
+				return fmt.Errorf("literal at byte %d runs to the end of the file", i)
+			}
 			i = j
-		case c == '{' || c == '(':
-			depth[c]++
-		case c == '}':
-			depth['{']--
-		case c == ')':
-			depth['(']--
+		case c == '(' || c == '[' || c == '{':
+			open = append(open, i)
+		case c == ')' || c == ']' || c == '}':
+			if len(open) == 0 {
+				return fmt.Errorf("%q at byte %d closes nothing", c, i)
+			}
+			if o := open[len(open)-1]; src[o] != pair[c] {
+				return fmt.Errorf("%q at byte %d closes %q at byte %d", c, i, src[o], o)
+			}
+			open = open[:len(open)-1]
 		}
 	}
-	if depth['{'] != 0 || depth['('] != 0 {
-		t.Fatalf("%s: unbalanced braces %d / parentheses %d", name, depth['{'], depth['('])
+	if len(open) > 0 {
+		o := open[len(open)-1]
+		return fmt.Errorf("%q at byte %d is never closed (%d open)", src[o], o, len(open))
+	}
+	return nil
+}
+
+// TestCShape: the fuzzer's check fails on each way spec text could break
+// out of a literal or comment, and passes real generated code.
+func TestCShape(t *testing.T) {
+	for _, tt := range []struct {
+		src string
+		ok  bool
+	}{
+		{"int f(void)\n{\n\treturn a[0];\n}\n", true},
+		{"const char *s = \"}{ ( /* \\\" \";\nchar c = '}';\n", true},
+		{"/* } */ // {\nint x;", true},
+		{"int x; // no newline at the end", true},
+		{"char c = '\\'';", true},
+		{"}{", false},
+		{")(", false},
+		{"{ ( } )", false},
+		{"( ]", false},
+		{"{", false},
+		{"'a", false},
+		{"\"abc", false},
+		{"\"abc\\", false},
+		{"/* open", false},
+		{"\"a\nb\"", false},
+		{"{ // }\n", false},
+	} {
+		if err := cShape(tt.src); (err == nil) != tt.ok {
+			t.Errorf("cShape(%q) = %v, want ok %v", tt.src, err, tt.ok)
+		}
+	}
+	// Every golden C file of the generator is well-formed.
+	files, _ := filepath.Glob("testdata/golden/*/*.[ch]")
+	if len(files) == 0 {
+		t.Fatal("no golden C files")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cShape(string(b)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

@@ -121,6 +121,13 @@ var headerPackages = map[string]string{
 	"libelf.h": "libelf-dev",
 }
 
+// ParseDiagnostics returns the compiler, modpost and missing-tool
+// diagnostics in make output, warnings included. dir, when not "", is the
+// module dir: paths inside it are made relative.
+func ParseDiagnostics(output, dir string) []Diagnostic {
+	return parseDiagnostics(output, dir, nil)
+}
+
 // parseDiagnostics extracts diagnostics from make output. dir is the
 // module dir (paths inside it are made relative); tree, when not nil,
 // supplies the sources for the kgen marker lookup.

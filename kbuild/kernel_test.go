@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -25,22 +27,61 @@ type testKernel struct {
 	kdir string
 }
 
+// wantFeatures is every probe's answer on each kernel, from the kernels'
+// sources and changelogs: its keys must be exactly the probes in
+// templates/features and the test-only ones in testdata/features
+// (TestFeatureTableCoversProbes).
 var wantFeatures = map[string]map[string]bool{
 	"debian-5.10": {
 		"HAVE_PROC_OPS": true, "HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true,
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": false, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": false,
+		"HAVE_PRINTK_CPU_SYNC": false, // printk_cpu_sync_get_irqsave: 5.19
 	},
 	"debian-6.1": {
 		"HAVE_PROC_OPS": true, "HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true,
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": false, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": true,
+		"HAVE_PRINTK_CPU_SYNC": true,
 	},
 	"debian-6.12": {
 		"HAVE_PROC_OPS": true, "HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true,
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": true, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": true,
+		"HAVE_PRINTK_CPU_SYNC": true,
 	},
+}
+
+// probeNames lists the feature probes in templates/features: each file's
+// name without its extension (.c or .sym).
+func probeNames(t testing.TB) []string {
+	t.Helper()
+	var names []string
+	for n := range allProbes(t) {
+		names = append(names, strings.TrimSuffix(path.Base(n), path.Ext(n)))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// TestFeatureTableCoversProbes: the expected answers cover every probe in
+// templates/features and testdata/features, and nothing else, for every kernel; a probe added
+// without its expected answers fails here, not silently.
+func TestFeatureTableCoversProbes(t *testing.T) {
+	probes := probeNames(t)
+	if len(probes) == 0 {
+		t.Fatal("no probes in templates/features")
+	}
+	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12"} {
+		var keys []string
+		for f := range wantFeatures[k] {
+			keys = append(keys, f)
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, probes) {
+			t.Errorf("%s: expected answers for %q; templates/features has %q", k, keys, probes)
+		}
+	}
 }
 
 func kernelsDir() string {
@@ -196,9 +237,18 @@ func TestKernelFeatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("features in %v: %v", time.Since(start).Round(time.Millisecond), got)
-			for f, want := range wantFeatures[k.name] {
+			for _, f := range probeNames(t) {
+				want, ok := wantFeatures[k.name][f]
+				if !ok {
+					t.Errorf("%s: no expected answer for probe %s", k.name, f)
+				}
 				if got[f] != want {
 					t.Errorf("%s: %s = %v, want %v", k.name, f, got[f], want)
+				}
+			}
+			for f := range got {
+				if _, ok := wantFeatures[k.name][f]; !ok {
+					t.Errorf("%s: Features answered %s, which is not a probe", k.name, f)
 				}
 			}
 		})
@@ -357,55 +407,6 @@ func BenchmarkBuildCacheHit(b *testing.B) {
 		if err != nil || !r.Cached {
 			b.Fatalf("cached %v, err %v", r != nil && r.Cached, err)
 		}
-	}
-}
-
-// TestKernelColdVsMake compares a cold Build (feature probes cached, as for
-// any spec after the first on a kernel) with plain make on the same tree.
-// It only runs with KGEN_BENCH=1: timings need a quiet machine.
-func TestKernelColdVsMake(t *testing.T) {
-	if os.Getenv("KGEN_BENCH") != "1" {
-		t.Skip("set KGEN_BENCH=1 to time cold builds against plain make")
-	}
-	for _, k := range kernels(t) {
-		t.Run(k.name, func(t *testing.T) {
-			tree := testTree(t, testModule)
-			cfg := testConfig(k)
-			r, err := Build(context.Background(), cfg, tree, "kgtest", t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := newBuilder(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var kgen, plain []time.Duration
-			for i := range 3 {
-				cfg.Version = "cold-" + time.Now().String() // a new key: a cold build
-				r, err := Build(context.Background(), cfg, tree, "kgtest", t.TempDir())
-				if err != nil || r.Cached {
-					t.Fatalf("cold build %d: cached %v, %v", i, r != nil && r.Cached, err)
-				}
-				kgen = append(kgen, r.Duration)
-
-				dir := t.TempDir()
-				full := map[string][]byte{"kgen_features.h": FeatureHeader(r.Features)}
-				for n, d := range tree {
-					full[n] = d
-				}
-				if err := writeTree(dir, full); err != nil {
-					t.Fatal(err)
-				}
-				start := time.Now()
-				cmd := exec.Command("make", b.makeArgs(dir, []string{"modules"}).argv()...)
-				cmd.Env = cleanEnv()
-				if out, err := cmd.CombinedOutput(); err != nil {
-					t.Fatalf("plain make: %v\n%s", err, out)
-				}
-				plain = append(plain, time.Since(start))
-			}
-			t.Logf("%s (%s): kgen cold %v, plain make %v", k.name, r.CC, kgen, plain)
-		})
 	}
 }
 

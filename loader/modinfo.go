@@ -3,7 +3,9 @@ package loader
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -39,6 +41,11 @@ func checkName(s string) error {
 // ReadModInfo parses the .modinfo section of the module at path.
 func ReadModInfo(path string) (*ModInfo, error) {
 	f, err := elf.Open(path)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		// Not there or not readable: that, not "not a module".
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w: %v (a compressed .ko must be decompressed first)", path, ErrNotModule, err)
 	}

@@ -282,7 +282,9 @@ func structFields(t reflect.Type) []field {
 func (v *Validator) decode(n *yaml.Node, rv reflect.Value, path string) {
 	v.nodes[path] = n
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		rv.Set(reflect.Zero(rv.Type()))
+		// A key with no value (or ~, null) is neither the key left out
+		// nor a value of its type; the JSON Schema refuses it too.
+		v.errorAt(n, path, "no value; give one (e.g. [] for an empty list) or remove the key")
 		return
 	}
 	switch rv.Kind() {

@@ -3,13 +3,9 @@ package spec
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
 
 func TestSchemaValidJSONAndDeterministic(t *testing.T) {
@@ -29,18 +25,34 @@ func TestSchemaValidJSONAndDeterministic(t *testing.T) {
 	}
 }
 
-// TestSchemaAcceptsGoodSpecs checks good specs against the schema with a
-// small validator of the keywords Schema uses, and that a few broken specs
-// are rejected.
-func TestSchemaAcceptsGoodSpecs(t *testing.T) {
-	var schema map[string]any
-	if err := json.Unmarshal(Schema(), &schema); err != nil {
+// schemaValue is Schema() decoded for checkSchema.
+func schemaValue(t testing.TB) any {
+	t.Helper()
+	s, err := jsonValue(Schema())
+	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestSchemaAcceptsGoodSpecs checks every good spec against the schema
+// (checkSchema), and that broken specs of every kind are rejected.
+func TestSchemaAcceptsGoodSpecs(t *testing.T) {
+	schema := schemaValue(t)
 	files, _ := filepath.Glob("testdata/good/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no good specs")
+	}
 	for _, f := range files {
-		doc := loadYAML(t, f)
-		if err := validateJSON(schema, doc, ""); err != nil {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := yamlAsJSON(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSchema(schema, doc, "$"); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
@@ -52,125 +64,17 @@ func TestSchemaAcceptsGoodSpecs(t *testing.T) {
 		"apiVersion: kgen/v2\nkind: kretprobe\nname: x\nprobes: [{function: f}]\n",
 		"apiVersion: kgen/v1\nkind: nope\nname: x\n",
 		"apiVersion: kgen/v1\nkind: kretprobe\nname: x\nprobes: []\n",
+		"apiVersion: kgen/v1\nkind: kretprobe\nname: x\nprobes: [{function: f, maxactive: }]\n",
+		"apiVersion: kgen/v1\nkind: otst\nname: x\nshots: 0\n",
+		"apiVersion: kgen/v1\nkind: otst\nname: x\nprobes: [{function: f}]\n",
+		"apiVersion: kgen/v1\nkind: otst\nname: x\nsymbols: [1]\n",
 	} {
-		var doc any
-		if err := yaml.Unmarshal([]byte(bad), &doc); err != nil {
+		doc, err := yamlAsJSON([]byte(bad))
+		if err != nil {
 			t.Fatal(err)
 		}
-		if validateJSON(schema, doc, "") == nil {
+		if checkSchema(schema, doc, "$") == nil {
 			t.Errorf("schema accepts\n%s", bad)
 		}
 	}
-}
-
-func loadYAML(t *testing.T, f string) any {
-	t.Helper()
-	data, err := os.ReadFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc
-}
-
-func validateJSON(s map[string]any, v any, path string) error {
-	if c, ok := s["const"]; ok && c != v {
-		return fmt.Errorf("%s: %v is not %v", path, v, c)
-	}
-	if e, ok := s["enum"].([]any); ok {
-		found := false
-		for _, x := range e {
-			found = found || x == v
-		}
-		if !found {
-			return fmt.Errorf("%s: %v not in enum", path, v)
-		}
-	}
-	if branches, ok := s["oneOf"].([]any); ok {
-		n := 0
-		for _, b := range branches {
-			if validateJSON(b.(map[string]any), v, path) == nil {
-				n++
-			}
-		}
-		if n != 1 {
-			return fmt.Errorf("%s: %d oneOf branches match", path, n)
-		}
-	}
-	switch s["type"] {
-	case "object":
-		m, ok := v.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: not an object", path)
-		}
-		props, _ := s["properties"].(map[string]any)
-		for _, r := range asSlice(s["required"]) {
-			if _, ok := m[r.(string)]; !ok {
-				return fmt.Errorf("%s: %s required", path, r)
-			}
-		}
-		for k, x := range m {
-			ps, ok := props[k]
-			if !ok {
-				if s["additionalProperties"] == false {
-					return fmt.Errorf("%s: %s not allowed", path, k)
-				}
-				continue
-			}
-			if err := validateJSON(ps.(map[string]any), x, path+"."+k); err != nil {
-				return err
-			}
-		}
-	case "array":
-		a, ok := v.([]any)
-		if !ok {
-			return fmt.Errorf("%s: not an array", path)
-		}
-		if mn, ok := s["minItems"].(float64); ok && float64(len(a)) < mn {
-			return fmt.Errorf("%s: too few items", path)
-		}
-		if mx, ok := s["maxItems"].(float64); ok && float64(len(a)) > mx {
-			return fmt.Errorf("%s: too many items", path)
-		}
-		for i, x := range a {
-			if err := validateJSON(s["items"].(map[string]any), x, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	case "string":
-		str, ok := v.(string)
-		if !ok {
-			return fmt.Errorf("%s: not a string", path)
-		}
-		if p, ok := s["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(str) {
-			return fmt.Errorf("%s: %q does not match %s", path, str, p)
-		}
-		if mx, ok := s["maxLength"].(float64); ok && float64(len(str)) > mx {
-			return fmt.Errorf("%s: too long", path)
-		}
-	case "integer":
-		i, ok := v.(int)
-		if !ok {
-			return fmt.Errorf("%s: not an integer", path)
-		}
-		if mn, ok := s["minimum"].(float64); ok && float64(i) < mn {
-			return fmt.Errorf("%s: below minimum", path)
-		}
-		if mx, ok := s["maximum"].(float64); ok && float64(i) > mx {
-			return fmt.Errorf("%s: above maximum", path)
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			return fmt.Errorf("%s: not a boolean", path)
-		}
-	}
-	return nil
-}
-
-func asSlice(v any) []any {
-	s, _ := v.([]any)
-	return s
 }

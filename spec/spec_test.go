@@ -48,27 +48,55 @@ func TestBad(t *testing.T) {
 	}
 }
 
+// TestGood parses every testdata/good spec, of any kind: each parses to
+// its file's kind and name (read from the YAML, not by Parse), every
+// registered kind has good specs, and kinds with derived fields check them.
+// TestSchemaAcceptsGoodSpecs checks the same files against the schema.
 func TestGood(t *testing.T) {
 	files, _ := filepath.Glob("testdata/good/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no good specs")
 	}
+	perKind := map[string]int{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			s, err := ParseFile(f)
+			data, err := os.ReadFile(f)
 			if err != nil {
-				t.Fatalf("ParseFile: %v", err)
+				t.Fatal(err)
 			}
-			k, ok := s.(*Kretprobe)
-			if !ok {
-				t.Fatalf("got %T, want *Kretprobe", s)
+			doc, err := yamlAsJSON(data)
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, p := range k.Probes {
-				if (p.Filter.When != "") != (p.When != nil) {
-					t.Errorf("probe %s: when %q parsed to %v", p.ID, p.Filter.When, p.When)
+			m, _ := doc.(map[string]any)
+			kind, _ := m["kind"].(string)
+			name, _ := m["name"].(string)
+			s, err := Parse(f, data)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if h := s.Header(); h.Kind != kind || h.Name != name || h.APIVersion != APIVersion {
+				t.Errorf("header %+v, want kind %q name %q", *h, kind, name)
+			}
+			perKind[kind]++
+			switch s := s.(type) {
+			case *Kretprobe:
+				for _, p := range s.Probes {
+					if (p.Filter.When != "") != (p.When != nil) {
+						t.Errorf("probe %s: when %q parsed to %v", p.ID, p.Filter.When, p.When)
+					}
+				}
+			case *Otst:
+				if s.ModeBits < 0 || fmt.Sprintf("%04o", s.ModeBits) != fmt.Sprintf("%04s", s.Mode) {
+					t.Errorf("mode %q parsed to %o", s.Mode, s.ModeBits)
 				}
 			}
 		})
+	}
+	for _, k := range Kinds() {
+		if perKind[k] == 0 {
+			t.Errorf("kind %s has no spec in testdata/good", k)
+		}
 	}
 }
 
@@ -150,7 +178,11 @@ func TestParse(t *testing.T) {
 			`t.yaml:6:26: probes[0].filter.when: expected a field name, an integer or '('; found end of expression`},
 		{"missing function points at parent", "apiVersion: kgen/v1\nkind: kretprobe\nname: t\nprobes:\n  - maxactive: 1\n",
 			`t.yaml:5:5: probes[0].function: required; the kernel function to probe, e.g. vfs_read`},
-		{"null value", head + "    args:\n", ""},
+		// A key with no value is refused, as the JSON Schema refuses it
+		// (it was once accepted as the key left out).
+		{"null value", head + "    args:\n", `t.yaml:6:10: probes[0].args: no value; give one (e.g. [] for an empty list) or remove the key`},
+		{"null scalar", head + "    maxactive: ~\n", `t.yaml:6:16: probes[0].maxactive: no value; give one (e.g. [] for an empty list) or remove the key`},
+		{"null list item", "apiVersion: kgen/v1\nkind: otst\nname: t\nsymbols: [a, null]\n", `t.yaml:4:14: symbols[1]: no value; give one (e.g. [] for an empty list) or remove the key`},
 		{"float", head + "    maxactive: 1.5\n", `t.yaml:6:16: probes[0].maxactive: must be an integer; got number 1.5`},
 		{"int overflow", head + "    maxactive: 99999999999999999999999\n", `t.yaml:6:16: probes[0].maxactive: must be an integer; got number 99999999999999999999999`},
 		{"explicit tag", head + "    stack: !!bool true\n", `t.yaml:6:12: probes[0].stack: explicit tags (!!bool) are not supported; quote strings instead`},
@@ -217,6 +249,9 @@ func TestFieldErrorFormat(t *testing.T) {
 	}
 }
 
+// FuzzParse: Parse returns a spec or an error list, never both, and what
+// it accepts the JSON Schema accepts too. Crashers are kept in
+// testdata/fuzz/FuzzParse (maxactive_no_value: a key with no value).
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"testdata/good", "testdata/bad"} {
 		files, _ := filepath.Glob(dir + "/*.yaml")
@@ -228,10 +263,21 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	schema := schemaValue(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("f.yaml", data)
 		if (s == nil) == (err == nil) {
 			t.Fatalf("Parse returned spec %v and error %v", s, err)
+		}
+		// What Parse accepts, the JSON Schema (editors' check) accepts.
+		if err == nil {
+			doc, err := yamlAsJSON(data)
+			if err != nil {
+				t.Fatalf("Parse accepts a document that has no JSON form: %v\n%s", err, data)
+			}
+			if err := checkSchema(schema, doc, "$"); err != nil {
+				t.Fatalf("Parse accepts, the JSON Schema rejects: %v\n%s", err, data)
+			}
 		}
 		if err != nil {
 			var list *ErrorList

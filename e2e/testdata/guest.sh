@@ -9,6 +9,10 @@ grep -E ' (debugfs|tracefs) ' /proc/mounts || true
 # 1. The README example: fields, the "when" filter, the histogram.
 sec lat-load
 kgen load vfs_read_lat.ko; echo "rc=$?"
+# The same listing as instances-after below, while an instance exists: it
+# proves that path is where kgen's instances live.
+sec lat-instances
+ls /sys/kernel/tracing/instances/; echo "rc=$?"
 kgen trace vfs_read_lat --json --duration 4s >/tmp/lat.json 2>/tmp/lat.err &
 sleep 1
 dd if=/dev/zero of=/dev/null bs=8192 count=3 2>/dev/null
@@ -62,7 +66,7 @@ kgen unload nanosleep; echo "rc=$?"
 
 # 5. A module whose init fails: load fails and undoes everything.
 sec rollback
-kgen load nosuchfn.ko; echo "rc=$?"
+kgen load nosuchfn.ko 2>&1; echo "rc=$?"
 sec rollback-mounts
 grep -E ' (debugfs|tracefs) ' /proc/mounts || true
 sec rollback-modules
@@ -76,9 +80,11 @@ cat /proc/modules
 mount -t debugfs none /sys/kernel/debug
 sec kprobes-after
 cat /sys/kernel/debug/kprobes/list
-sec instances-after
-ls /sys/kernel/debug/tracing/instances/ 2>/dev/null || ls /sys/kernel/tracing/instances/ 2>/dev/null
 umount /sys/kernel/debug
+sec instances-after
+mount -t tracefs nodev /sys/kernel/tracing
+ls /sys/kernel/tracing/instances/; echo "rc=$?"
+umount /sys/kernel/tracing
 sec dmesg
 dmesg
 sec end

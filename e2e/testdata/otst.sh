@@ -98,14 +98,28 @@ wait $h0 $h1 2>/dev/null
 # 3. Every bad input returns its errno, and logs at most one line.
 sec bad-load
 kgen load otst3.ko; echo "rc=$?"
+echo "kgnobody:x:65534:65534:nobody:/:/bin/sh" >>/etc/passwd
+echo "kgnobody:x:65534:" >>/etc/group
+sec noadmin-who
+su -s /bin/sh kgnobody -c "id -u; grep CapEff /proc/self/status; ls -l $P3"
 dmesg -c >/dev/null
 sec bad
 echo "empty"; w $P3 "
 "
 echo "dash"; w $P3 "-"
+# KSYM_NAME_LEN is 128 before 6.1, 512 from 6.1: the longest name is one
+# less. Names this long exist nowhere, so a length that passes gives ENOENT.
+echo "long127"; w $P3 "$(printf '%127s' '' | tr ' ' a)"
+echo "long128"; w $P3 "$(printf '%128s' '' | tr ' ' a)"
+echo "long511"; w $P3 "$(printf '%511s' '' | tr ' ' a)"
+echo "long512"; w $P3 "$(printf '%512s' '' | tr ' ' a)"
 echo "long600"; w $P3 "$(printf '%600s' '' | tr ' ' a)"
 echo "long4096"; w $P3 "$(printf '%4096s' '' | tr ' ' a)"
 echo "nosuch"; w $P3 kgen_no_such_symbol
+# A writer without CAP_SYS_ADMIN: uid 65534 through su, on a file whose
+# mode (0666) lets it open it. The handler checks the opener's
+# capabilities, whatever the file's mode.
+echo "noadmin"; su -s /bin/sh kgnobody -c "out=\$(echo -n ksys_sync 2>&1 >$P3); echo \"rc=\$? \$out\""
 echo "blacklisted"; w $P3 kprobe_int3_handler
 echo "space"; w $P3 "a b"
 echo "semicolon"; w $P3 "vfs_read;x"
