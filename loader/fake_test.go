@@ -208,6 +208,8 @@ func (f *fakeSys) mkdir(p string, perm os.FileMode) error {
 		ev := filepath.Join(p, "events", m)
 		must(f.t, os.MkdirAll(ev, 0o755))
 		must(f.t, os.WriteFile(filepath.Join(ev, "enable"), []byte("0\n"), 0o644))
+		must(f.t, os.MkdirAll(filepath.Join(ev, "tick"), 0o755))
+		must(f.t, os.WriteFile(filepath.Join(ev, "tick", "format"), []byte(tickFormat), 0o644))
 	}
 	must(f.t, os.MkdirAll(filepath.Join(p, "per_cpu", "cpu0"), 0o755))
 	must(f.t, os.WriteFile(filepath.Join(p, "per_cpu", "cpu0", "stats"), []byte("entries: 0\noverrun: 0\n"), 0o644))
@@ -254,3 +256,22 @@ func (f *fakeSys) ko() string {
 }
 
 func isErrno(err error, e unix.Errno) bool { return errors.Is(err, e) }
+
+// tickFormat is the format file of the fake module's event.
+const tickFormat = `name: tick
+ID: 1400
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int pid;	offset:8;	size:4;	signed:1;
+	field:char comm[16];	offset:12;	size:16;	signed:1;
+	field:unsigned int seq;	offset:28;	size:4;	signed:0;
+	field:int val;	offset:32;	size:4;	signed:1;
+	field:unsigned int nr_stack;	offset:36;	size:4;	signed:0;
+	field:unsigned long stack[16];	offset:40;	size:128;	signed:0;
+
+print fmt: "pid=%d comm=\"%s\" seq=%u val=%d stack=%s", REC->pid, REC->comm, REC->seq, REC->val, __print_array(REC->stack, REC->nr_stack, sizeof(unsigned long))
+`
