@@ -77,12 +77,12 @@ func TestParseFormat(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"",
-		"name: x\nprint fmt: \"a=%d\", REC->a\n",                 // no ID: fine, but...
-		"name: x y\nprint fmt: \"a\"\n",                          // bad name
-		"name: x\n",                                              // no print fmt
-		"name: x\nprint fmt: a=%d, REC->a\n",                     // unquoted
-		"name: x\nprint fmt: \"a=%d\n",                           // unterminated
-		"name: x\nprint fmt: \"a=%d a=%d\", REC->a, REC->b\n",    // key twice
+		"name: x\nprint fmt: \"a=%d\", REC->a\n", // no ID: fine, but...
+		"name: x y\nprint fmt: \"a\"\n",          // bad name
+		"name: x\n",                              // no print fmt
+		"name: x\nprint fmt: a=%d, REC->a\n",     // unquoted
+		"name: x\nprint fmt: \"a=%d\n",           // unterminated
+		"name: x\nprint fmt: \"a=%d a=%d\", REC->a, REC->b\n", // key twice
 	}[2:] {
 		if _, err := ParseFormat([]byte(bad)); !errors.Is(err, ErrMalformedEvent) {
 			t.Errorf("ParseFormat(%q) = %v, want ErrMalformedEvent", bad, err)
@@ -229,12 +229,12 @@ func checkForged(t testing.TB, p *Parser, event, quote, comm string) {
 
 func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain comm=\"x\"":  "plain comm=\"x\"",
-		"\x1b[31mred\x7f":   `\x1b[31mred\x7f`,
-		"tab\tnl\ncr\r":     `tab\tnl\ncr\r`,
-		"c1 \u009b31m":      `c1 \u009b31m`,
-		"bad \xff utf8 é":   `bad \xff utf8 é`,
-		`back\slash`:        `back\\slash`,
+		"plain comm=\"x\"": "plain comm=\"x\"",
+		"\x1b[31mred\x7f":  `\x1b[31mred\x7f`,
+		"tab\tnl\ncr\r":    `tab\tnl\ncr\r`,
+		"c1 \u009b31m":     `c1 \u009b31m`,
+		"bad \xff utf8 é":  `bad \xff utf8 é`,
+		`back\slash`:       `back\\slash`,
 	} {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)

@@ -108,4 +108,3 @@ func checkOne(p string, st *unix.Stat_t, last bool) error {
 	}
 	return fmt.Errorf("is writable by %s (mode %04o)", who, st.Mode&0o7777)
 }
-
