@@ -23,7 +23,8 @@ func TestFormatParams(t *testing.T) {
 		{[]string{"=1"}, "", true},
 		{[]string{"a b=1"}, "", true},
 		{[]string{`a=x"y`}, "", true},
-		{[]string{"a=x\ny"}, "", true},
+		{[]string{"a=x\ny"}, "a=\"x\ny\"", false},
+		{[]string{"a=x\x00y"}, "", true},
 	}
 	for _, tt := range tests {
 		got, err := FormatParams(tt.in)

@@ -91,7 +91,11 @@ func CheckVermagic(path string, mi *ModInfo, kernelRelease string) error {
 var paramKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 
 // FormatParams validates "key=value" arguments and joins them into the
-// string finit_module takes, quoting values that contain spaces.
+// string finit_module takes. A value holding any byte the kernel's
+// isspace() accepts (space, \t \n \v \f \r, and 0xa0 in the kernel's
+// Latin-1 table) is quoted, so the kernel's next_arg() cannot split it
+// into more parameters; quotes and NUL, which next_arg cannot carry in a
+// value, are refused.
 func FormatParams(args []string) (string, error) {
 	out := make([]string, 0, len(args))
 	for _, a := range args {
@@ -103,13 +107,32 @@ func FormatParams(args []string) (string, error) {
 			out = append(out, k) // a bare bool parameter, as insmod accepts
 			continue
 		}
-		if strings.ContainsAny(v, "\"\n\x00") {
-			return "", fmt.Errorf("parse parameter %q: %w: quotes, newlines and NUL are not allowed in values", a, ErrInvalidParam)
+		if strings.ContainsAny(v, "\"\x00") {
+			return "", fmt.Errorf("parse parameter %q: %w: quotes and NUL are not allowed in values", a, ErrInvalidParam)
 		}
-		if strings.ContainsAny(v, " \t") {
+		if hasKernelSpace(v) {
 			v = `"` + v + `"`
 		}
 		out = append(out, k+"="+v)
 	}
 	return strings.Join(out, " "), nil
+}
+
+// hasKernelSpace reports whether s holds a byte the kernel's isspace()
+// accepts (lib/ctype.c: _S).
+func hasKernelSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if kernelIsSpace(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func kernelIsSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r', 0xa0:
+		return true
+	}
+	return false
 }
