@@ -22,7 +22,7 @@ func TestCheck(t *testing.T) {
 	if err := Ensure(filepath.Join(dir, "new", "kgen")); err != nil {
 		t.Errorf("fresh dir: %v", err)
 	}
-	sticky := mk("tmp", 0o1777)
+	sticky := mk("tmp", 0o777|os.ModeSticky)
 	if err := Ensure(filepath.Join(sticky, "mine")); err != nil {
 		t.Errorf("dir under a sticky dir: %v", err)
 	}
