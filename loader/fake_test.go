@@ -71,6 +71,7 @@ type fakeSys struct {
 	release   string
 	noFinit   bool
 	klogReads int
+	nextID    int
 }
 
 const fakeRelease = "6.1.0-56-amd64"
@@ -108,7 +109,10 @@ func newFakeSys(t *testing.T, premounted ...Mount) *fakeSys {
 		Sleep: func(time.Duration) {},
 		Now:   func() time.Time { return time.Unix(1700000000, 0) },
 	}
+	f.nextID = 40
 	for _, m := range premounted {
+		m.ID = f.nextID
+		f.nextID++
 		f.mounts = append(f.mounts, m)
 		f.populate(m)
 	}
@@ -130,8 +134,8 @@ func (f *fakeSys) host(p string) string { return f.opts.withDefaults().host(p) }
 func (f *fakeSys) writeMountinfo() {
 	var b strings.Builder
 	b.WriteString("21 26 0:20 / /proc rw,relatime - proc proc rw\n22 26 0:21 / /sys rw,relatime - sysfs sysfs rw\n")
-	for i, m := range f.mounts {
-		fmt.Fprintf(&b, "%d 22 0:%d / %s rw,nosuid,nodev,noexec,relatime shared:7 - %s %s rw\n", 40+i, 40+i, m.Target, m.FSType, m.FSType)
+	for _, m := range f.mounts {
+		fmt.Fprintf(&b, "%d 22 0:%d / %s rw,nosuid,nodev,noexec,relatime shared:7 - %s %s rw\n", m.ID, m.ID, m.Target, m.FSType, m.FSType)
 	}
 	must(f.t, os.WriteFile(filepath.Join(f.root, "proc/self/mountinfo"), []byte(b.String()), 0o644))
 }
@@ -147,7 +151,8 @@ func (f *fakeSys) mount(src, target, fstype string, flags uintptr, data string) 
 		return err
 	}
 	kv := "/" + strings.TrimPrefix(strings.TrimPrefix(target, f.opts.SysDir), "/")
-	m := Mount{Target: "/sys" + kv, FSType: fstype}
+	m := Mount{Target: "/sys" + kv, FSType: fstype, ID: f.nextID}
+	f.nextID++
 	f.mounts = append(f.mounts, m)
 	f.populate(m)
 	f.writeMountinfo()
@@ -155,11 +160,14 @@ func (f *fakeSys) mount(src, target, fstype string, flags uintptr, data string) 
 }
 
 func (f *fakeSys) unmount(target string, flags int) error {
+	if flags&unix.MNT_DETACH != 0 {
+		f.t.Errorf("lazy unmount (MNT_DETACH) of %s", target)
+	}
 	if err := f.call("unmount"); err != nil {
 		return err
 	}
-	for i, m := range f.mounts {
-		if f.host(m.Target) == target {
+	for i := len(f.mounts) - 1; i >= 0; i-- { // the topmost one
+		if f.host(f.mounts[i].Target) == target {
 			f.mounts = slices.Delete(f.mounts, i, i+1)
 			f.writeMountinfo()
 			return nil
