@@ -235,6 +235,7 @@ func (v *Validator) validateMeta(m *Meta) {
 		v.Errorf("name", "%q must match [a-z][a-z0-9_]* (a module name)", m.Name)
 	case len(m.Name) > maxModuleName:
 		v.Errorf("name", "%d characters; at most %d (the kernel's module name limit)", len(m.Name), maxModuleName)
+	case badModuleName(v, m.Name):
 	}
 }
 

@@ -182,6 +182,7 @@ func (k *Kretprobe) Validate(v *Validator) {
 	case len(k.Probes) > MaxProbes:
 		v.Errorf("probes", "%d probes; at most %d", len(k.Probes), MaxProbes)
 	}
+	defer validateProbeIDs(v, k.Probes)
 	ids := map[string]int{}
 	for i := range k.Probes {
 		p := &k.Probes[i]
@@ -260,6 +261,7 @@ func validateFieldName(v *Validator, path, name string, seen map[string]string) 
 		v.Errorf(path, "%q must match [a-z_][a-z0-9_]* (a C identifier)", name)
 	case cWords[name]:
 		v.Errorf(path, "%q is a C keyword or kernel type name; choose another name", name)
+	case badFieldName(v, path, name):
 	case slices.Contains(ReservedFields, name):
 		v.Errorf(path, "%q is reserved for kgen's own event fields (%s); choose another name", name, strings.Join(ReservedFields, ", "))
 	default:
