@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -38,20 +40,39 @@ func checkName(s string) error {
 
 // ReadModInfo parses the .modinfo section of the module at path.
 func ReadModInfo(path string) (*ModInfo, error) {
-	f, err := elf.Open(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w: %v", path, ErrNotModule, err)
+	}
+	defer f.Close()
+	return readModInfo(f, path)
+}
+
+// readModInfo parses the .modinfo section of the ELF module in r. A
+// malformed file is an error, never a panic (debug/elf is not hardened
+// against every corrupt header).
+func readModInfo(r io.ReaderAt, path string) (mi *ModInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			mi, err = nil, fmt.Errorf("read module %s: %w: corrupt ELF (%v)", path, ErrNotModule, p)
+		}
+	}()
+	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w: %v (a compressed .ko must be decompressed first)", path, ErrNotModule, err)
 	}
-	defer f.Close()
 	sec := f.Section(".modinfo")
 	if sec == nil {
 		return nil, fmt.Errorf("read module %s: %w: no .modinfo section", path, ErrNotModule)
 	}
+	if sec.Size > maxModInfo {
+		return nil, fmt.Errorf("read module %s: %w: .modinfo is %d bytes", path, ErrNotModule, sec.Size)
+	}
 	data, err := sec.Data()
 	if err != nil {
-		return nil, fmt.Errorf("read module %s: .modinfo: %w", path, err)
+		return nil, fmt.Errorf("read module %s: %w: .modinfo: %v", path, ErrNotModule, err)
 	}
-	mi := parseModInfo(data)
+	mi = parseModInfo(data)
 	if mi.Vermagic == "" {
 		return nil, fmt.Errorf("read module %s: %w: no vermagic in .modinfo", path, ErrNotModule)
 	}
@@ -61,6 +82,9 @@ func ReadModInfo(path string) (*ModInfo, error) {
 	}
 	return mi, nil
 }
+
+// maxModInfo bounds the .modinfo section read (real ones are < 4 KiB).
+const maxModInfo = 1 << 20
 
 func parseModInfo(data []byte) *ModInfo {
 	mi := &ModInfo{Fields: map[string]string{}}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,7 +62,41 @@ func readState(o *Options, name string) (*State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("read state %s: %w: delete it if no kgen module is loaded", statePath(o, name), err)
 	}
+	if err := st.check(name); err != nil {
+		return nil, fmt.Errorf("read state %s: %w: delete it if no kgen module is loaded", statePath(o, name), err)
+	}
 	return &st, nil
+}
+
+// check says whether a state file describes what kgen load of name
+// records: Unload removes the instance, disables the events and unmounts
+// the mounts it names, so they must be where kgen puts them.
+func (st *State) check(name string) error {
+	switch {
+	case st.Name != name:
+		return fmt.Errorf("it is for module %q", st.Name)
+	case st.Instance != "" && st.Instance != path.Join(st.Tracing, "instances", InstanceName(name)):
+		return fmt.Errorf("instance %q is not kgen's instance of %s", st.Instance, name)
+	case st.Events != "" && st.Events != path.Join(st.Instance, "events", name):
+		return fmt.Errorf("events %q are not %s's events", st.Events, name)
+	case st.Instance != "" && !path.IsAbs(st.Tracing):
+		return fmt.Errorf("tracing dir %q is not absolute", st.Tracing)
+	}
+	for _, m := range st.Mounted {
+		if err := m.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check says whether m is a mount kgen makes.
+func (m Mount) check() error {
+	switch {
+	case m.Target == debugfsPath && m.FSType == "debugfs", m.Target == tracefsPath && m.FSType == "tracefs":
+		return nil
+	}
+	return fmt.Errorf("mount %s on %q is not one kgen makes", m.FSType, m.Target)
 }
 
 func writeJSON(path string, v any) error {
@@ -101,6 +136,11 @@ func readMounts(o *Options) ([]Mount, error) {
 	var ms []Mount
 	if err := json.Unmarshal(b, &ms); err != nil {
 		return nil, fmt.Errorf("read state %s: %w", mountsFile, err)
+	}
+	for _, m := range ms {
+		if err := m.check(); err != nil {
+			return nil, fmt.Errorf("read state %s: %w", mountsFile, err)
+		}
 	}
 	return ms, nil
 }
