@@ -106,13 +106,18 @@ func parseEvent(ef *EventFormat, line, task string, m []string, text string) (Ev
 		return Event{}, err
 	}
 	for _, sg := range ef.segs {
-		if sg.kind == segLiteral {
+		if sg.kind == segLiteral || sg.cont {
 			continue
 		}
 		v := vals[sg.key]
 		switch {
 		case sg.key == "stack" && sg.kind == segArray:
 			if ev.Stack, err = parseStack(v); err != nil {
+				return Event{}, err
+			}
+		case sg.key == "stack" && sg.kind == segHex && sg.hex0x:
+			// "stack=0x%lx,0x%lx": a list printed by hand.
+			if ev.Stack, err = parseStack("0x" + v); err != nil {
 				return Event{}, err
 			}
 		case sg.kind == segInt || sg.kind == segUint:

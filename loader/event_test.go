@@ -290,11 +290,11 @@ func FuzzParseLine(f *testing.F) {
 		ef := p.events[ev.Event]
 		n := 0
 		for _, s := range ef.segs {
-			if s.kind == segLiteral {
+			if s.kind == segLiteral || s.cont {
 				continue
 			}
 			n++
-			if s.kind == segArray && s.key == "stack" {
+			if (s.kind == segArray || s.hex0x) && s.key == "stack" {
 				n--
 				if ev.Stack == nil {
 					t.Fatalf("no stack in %+v", ev)
@@ -366,4 +366,29 @@ func FuzzParseFormat(f *testing.F) {
 		_, _ = p.Parse("a-1 [0] 1.0: " + ef.Name + ": " + strings.Repeat(`pid=1 comm="x" `, 20))
 		_ = strconv.Quote(ef.Name)
 	})
+}
+
+// The loader's test module prints its two-frame stack by hand
+// ("stack=0x%lx,0x%lx"): one list, as its 6.1 guest run shows.
+func TestParseHandPrintedList(t *testing.T) {
+	p := NewParser(mustFormat(t, `name: tick
+ID: 1338
+format:
+	field:int pid;	offset:8;	size:4;	signed:1;
+	field:char comm[16];	offset:12;	size:16;	signed:1;
+	field:u64 seq;	offset:32;	size:8;	signed:0;
+	field:long long val;	offset:40;	size:8;	signed:1;
+	field:unsigned long ip0;	offset:48;	size:8;	signed:0;
+	field:unsigned long ip1;	offset:56;	size:8;	signed:0;
+
+print fmt: "pid=%d comm=\"%s\" seq=%llu val=%lld stack=0x%lx,0x%lx", REC->pid, REC->comm, REC->seq, REC->val, REC->ip0, REC->ip1
+`))
+	ev, err := p.Parse(`     loader.test-95      [000] .N...    10.956257: tick: pid=95 comm="loader.test" seq=2 val=102 stack=0xffffffffc02013bf,0xffffffffc0201060`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"pid": int64(95), "comm": "loader.test", "seq": int64(2), "val": int64(102)}
+	if !reflect.DeepEqual(ev.Fields, want) || !slices.Equal(ev.Stack, []uint64{0xffffffffc02013bf, 0xffffffffc0201060}) {
+		t.Errorf("fields %v stack %x", ev.Fields, ev.Stack)
+	}
 }

@@ -47,6 +47,10 @@ type segment struct {
 	max    int    // segStr: at most this many bytes; -1 = unbounded
 	hex0x  bool   // segHex: value printed after a literal "0x"
 	quoted bool   // value printed between quotes
+	// cont: no key of its own; the value continues the previous
+	// conversion's after contLit ("stack=0x%lx,0x%lx" is one list).
+	cont    bool
+	contLit string
 }
 
 // ParseFormat parses a tracefs event format file.
@@ -219,6 +223,9 @@ func countConversions(f string) int {
 // keyRE finds the key a literal ends with: `pid=`, `comm="`, `addr=0x`.
 var keyRE = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=(0x|"|')?$`)
 
+// contRE is a literal that continues a list: "0x%lx,0x%lx".
+var contRE = regexp.MustCompile(`^,(0x)?$`)
+
 var recRE = regexp.MustCompile(`^REC->([A-Za-z_][A-Za-z0-9_]*)$`)
 
 func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
@@ -226,6 +233,7 @@ func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
 	var lit strings.Builder
 	keys := map[string]bool{}
 	n := 0
+	prevKey := "" // the key of the last conversion, "" before the first
 	for i := 0; i < len(f); i++ {
 		if f[i] != '%' {
 			lit.WriteByte(f[i])
@@ -247,7 +255,9 @@ func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
 		n++
 		sg := segment{max: -1}
 		before := lit.String()
-		if km := keyRE.FindStringSubmatch(before); km != nil {
+		if prevKey != "" && contRE.MatchString(before) {
+			sg.key, sg.cont, sg.contLit = prevKey, true, before
+		} else if km := keyRE.FindStringSubmatch(before); km != nil {
 			sg.key = km[1]
 			sg.hex0x = km[2] == "0x"
 			sg.quoted = km[2] == `"` || km[2] == "'"
@@ -256,7 +266,7 @@ func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
 		} else {
 			sg.key = fmt.Sprintf("arg%d", n)
 		}
-		if keys[sg.key] {
+		if keys[sg.key] && !sg.cont {
 			return nil, fmt.Errorf("key %s printed twice", sg.key)
 		}
 		keys[sg.key] = true
@@ -289,6 +299,7 @@ func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
 		}
 		lit.Reset()
 		segs = append(segs, sg)
+		prevKey = sg.key
 	}
 	if lit.Len() > 0 {
 		segs = append(segs, segment{kind: segLiteral, lit: lit.String()})
@@ -315,7 +326,11 @@ func (ef *EventFormat) parse(text string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(vals))
 	for i, sg := range ef.segs {
-		if sg.kind != segLiteral {
+		switch {
+		case sg.kind == segLiteral:
+		case sg.cont:
+			out[sg.key] += sg.contLit + vals[i]
+		default:
 			out[sg.key] = vals[i]
 		}
 	}
