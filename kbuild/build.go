@@ -289,7 +289,10 @@ func (b *builder) lookup(entry, name, outDir string) (*Result, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if sum := sha256.Sum256(mod); ce.SHA256 == "" || hex.EncodeToString(sum[:]) != ce.SHA256 {
+	if ce.SHA256 == "" {
+		return nil, false // an older kgen's entry: rebuilt, with a digest
+	}
+	if sum := sha256.Sum256(mod); hex.EncodeToString(sum[:]) != ce.SHA256 {
 		b.logf("warning: cached %s.ko in %s does not match its digest; rebuilding", name, entry)
 		return nil, false
 	}

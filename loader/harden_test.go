@@ -16,7 +16,7 @@ import (
 
 // The attack of issue 12, finding 2: someone holds the state lock (a
 // flock on a descriptor of .lock) and never lets go. kgen load must give
-// up after LockTimeout and name the holder, and the dir and lock must be
+// up after stateLockTimeout and name the holder, and the dir and lock must be
 // the caller's alone.
 func TestLockHeldByAnother(t *testing.T) {
 	f := newFakeSys(t)
@@ -30,9 +30,9 @@ func TestLockHeldByAnother(t *testing.T) {
 	defer holder.Close()
 	must(t, unix.Flock(int(holder.Fd()), unix.LOCK_EX))
 
-	old := LockTimeout
-	LockTimeout = 300 * time.Millisecond
-	defer func() { LockTimeout = old }()
+	old := stateLockTimeout
+	stateLockTimeout = 300 * time.Millisecond
+	defer func() { stateLockTimeout = old }()
 	var log strings.Builder
 	f.opts.Log = &log
 	_, err = Load(f.ko(), nil, f.opts)

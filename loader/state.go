@@ -183,8 +183,8 @@ func loadedNames(o *Options) ([]string, error) {
 // Loaded lists the modules kgen loaded that have not been unloaded.
 func Loaded(opts *Options) ([]string, error) { return loadedNames(opts.withDefaults()) }
 
-// LockTimeout bounds how long kgen load/unload wait for another one.
-var LockTimeout = 30 * time.Second
+// stateLockTimeout bounds how long kgen load/unload wait for another one.
+var stateLockTimeout = 30 * time.Second
 
 // lock serialises kgen load/unload across processes. The state dir is
 // 0700 and the lock 0600: flock works on a read-only descriptor, so a
@@ -193,7 +193,7 @@ func lock(o *Options) (func(), error) {
 	if err := ensureRunDir(o.RunDir); err != nil {
 		return nil, err
 	}
-	unlock, err := lockfile.Acquire(context.Background(), filepath.Join(o.RunDir, ".lock"), LockTimeout, func(pid int) {
+	unlock, err := lockfile.Acquire(context.Background(), filepath.Join(o.RunDir, ".lock"), stateLockTimeout, func(pid int) {
 		who := "another kgen load or unload"
 		if pid > 0 {
 			who = lockfile.Describe(pid)

@@ -87,13 +87,11 @@ func checkOwn(f *os.File) error {
 	if int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("owned by uid %d, not by you (uid %d): another user may hold or fake the lock; remove it (and check who made it)", st.Uid, os.Geteuid())
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			return err
-		}
-	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("not a regular file")
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return f.Chmod(0o600)
 	}
 	return nil
 }
