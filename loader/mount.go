@@ -203,7 +203,7 @@ func recordMount(o *Options, target, fstype string) Mount {
 	m := Mount{Target: target, FSType: fstype}
 	ms, err := readMountinfo(o)
 	if err != nil {
-		o.logf("warning: %v; kgen unload will not unmount %s", err, target)
+		o.logf("warning: %v; kgen unload will know %s only by its path", err, target)
 		return m
 	}
 	if e, ok := topMount(ms, target); ok && e.fstype == fstype {
