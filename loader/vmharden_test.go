@@ -4,6 +4,7 @@ package loader
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -116,5 +117,31 @@ func TestGuestLaterMount(t *testing.T) {
 	must(t, releaseMounts(o))
 	if m := guestMounts(t); len(m) != 0 {
 		t.Errorf("mounts left: %v", m)
+	}
+}
+
+// Reading debugfs's tracing/ automounts tracefs below the debugfs kgen
+// mounted, which makes it busy. kgen unload takes that automount down
+// (not lazily) and then its debugfs: nothing is left, nothing detached.
+func TestGuestDebugfsAutomount(t *testing.T) {
+	ko := requireGuest(t)
+	if m := guestMounts(t); len(m) != 0 {
+		t.Skipf("debugfs/tracefs already mounted: %v", m)
+	}
+	opts := &Options{Log: tlog{t}}
+	if _, err := Load(ko, nil, opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadDir(debugfsPath + "/tracing"); err != nil {
+		t.Fatal(err)
+	}
+	if m := guestMounts(t); m[debugfsPath+"/tracing"] != "tracefs" {
+		t.Logf("no automount below debugfs on this kernel: %v", m)
+	}
+	if _, err := Unload(testmod, opts); err != nil {
+		t.Fatal(err)
+	}
+	if m := guestMounts(t); len(m) != 0 {
+		t.Errorf("mounts left after unload: %v", m)
 	}
 }
