@@ -45,6 +45,13 @@ fuzz:
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParseExpr$$' -fuzztime $(call fuzztime,300000x)
 	$(GO) test ./spec -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,150000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(call fuzztime,120000x)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzForgedComm$$' -fuzztime $(call fuzztime,20000x)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseFormat$$' -fuzztime $(call fuzztime,50000x)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseKallsyms$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadModInfo$$' -fuzztime $(call fuzztime,30000x)
+	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(call fuzztime,5000x)
+	$(GO) test ./vm -run '^$$' -fuzz '^FuzzConsole$$' -fuzztime $(call fuzztime,30000x)
+	$(GO) test ./vm -run '^$$' -fuzz '^FuzzOutputFilter$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)
 
 # Everything, with the kernel suites required: a missing kernel or qemu

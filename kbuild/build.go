@@ -16,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"kgen/internal/lockfile"
+	"kgen/internal/safedir"
 )
 
 // Config says how to build. The zero value plus KDIR builds natively with
@@ -80,11 +81,11 @@ func Build(ctx context.Context, cfg Config, tree map[string][]byte, name, outDir
 		r.Duration = time.Since(start)
 		return r, nil
 	}
-	if err := os.MkdirAll(filepath.Join(b.cacheDir, "build"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(b.cacheDir, "build"), 0o700); err != nil {
 		return nil, fmt.Errorf("build %s.ko: create cache dir: %w", name, err)
 	}
 	// One cold build per key at a time; a second kgen waits, then hits.
-	unlock, err := lockFile(ctx, entry+".lock")
+	unlock, err := b.lockFile(ctx, entry+".lock", "a build of the same module")
 	if err != nil {
 		return nil, fmt.Errorf("build %s.ko: %w", name, err)
 	}
@@ -142,6 +143,11 @@ func newBuilder(ctx context.Context, cfg Config) (*builder, error) {
 		if cacheDir, err = DefaultCacheDir(); err != nil {
 			return nil, err
 		}
+	}
+	// Root runs make in the cache and copies modules out of it: another
+	// user who can write there could swap a module or a Kbuild file.
+	if err := safedir.Ensure(cacheDir); err != nil {
+		return nil, &CacheError{Dir: cacheDir, Err: err}
 	}
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = runtime.NumCPU()
@@ -264,6 +270,9 @@ type cacheEntry struct {
 	Warnings []Diagnostic    `json:"warnings"`
 	Release  string          `json:"release"`
 	CC       string          `json:"cc"`
+	// SHA256 is the module's digest, checked before the cached module is
+	// used: an entry without one, or whose module differs, is rebuilt.
+	SHA256 string `json:"sha256"`
 }
 
 // lookup copies a cached module to outDir.
@@ -276,8 +285,19 @@ func (b *builder) lookup(entry, name, outDir string) (*Result, bool) {
 	if json.Unmarshal(data, &ce) != nil {
 		return nil, false
 	}
+	mod, err := os.ReadFile(filepath.Join(entry, name+".ko"))
+	if err != nil {
+		return nil, false
+	}
+	if ce.SHA256 == "" {
+		return nil, false // an older kgen's entry: rebuilt, with a digest
+	}
+	if sum := sha256.Sum256(mod); hex.EncodeToString(sum[:]) != ce.SHA256 {
+		b.logf("warning: cached %s.ko in %s does not match its digest; rebuilding", name, entry)
+		return nil, false
+	}
 	ko := filepath.Join(outDir, name+".ko")
-	if err := copyFileAtomic(filepath.Join(entry, name+".ko"), ko); err != nil {
+	if err := writeFileAtomic(ko, mod, 0o644); err != nil {
 		return nil, false
 	}
 	return &Result{Ko: ko, Cached: true, Features: ce.Features, Warnings: ce.Warnings,
@@ -310,6 +330,16 @@ func (b *builder) cold(ctx context.Context, tree map[string][]byte, name, outDir
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("build %s: %w", ko, err)
+	}
+	if b.cfg.SrcDir != "" {
+		// make runs as the caller in dir: whoever can write there can
+		// change Kbuild mid-build and run commands.
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("build %s: %w", ko, err)
+		}
+		if err := safedir.Check(filepath.Dir(dir)); err != nil {
+			return nil, fmt.Errorf("build %s: keep sources in %s: %w: make runs there, so only you may write to it; pick another output dir", ko, dir, err)
+		}
 	}
 	full := make(map[string][]byte, len(tree)+1)
 	for n, data := range tree {
@@ -358,12 +388,18 @@ func storeEntry(entry, koPath, ko string, ce cacheEntry) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(ce)
+	mod, err := os.ReadFile(koPath)
 	if err == nil {
-		err = copyFileAtomic(koPath, filepath.Join(tmp, ko))
+		sum := sha256.Sum256(mod)
+		ce.SHA256 = hex.EncodeToString(sum[:])
+		err = writeFileAtomic(filepath.Join(tmp, ko), mod, 0o644)
+	}
+	var data []byte
+	if err == nil {
+		data, err = json.Marshal(ce)
 	}
 	if err == nil {
-		err = os.WriteFile(filepath.Join(tmp, "result.json"), data, 0o644)
+		err = writeFileAtomic(filepath.Join(tmp, "result.json"), data, 0o644)
 	}
 	if err == nil {
 		os.RemoveAll(entry) // an entry without result.json is junk
@@ -385,42 +421,32 @@ func safeTreePath(n string) bool {
 }
 
 // writeTree writes the tree's files under dir, leaving other files alone.
+// It follows no symlink out of dir (os.Root) and replaces a file by
+// renaming a new one over it, so a symlink planted in the tree is
+// replaced, not written through.
 func writeTree(dir string, tree map[string][]byte) error {
-	for n, data := range tree {
-		p := filepath.Join(dir, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("write module tree: %w", err)
-		}
-		if old, err := os.ReadFile(p); err == nil && string(old) == string(data) {
-			continue // keep the mtime, so make can skip up-to-date objects
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return fmt.Errorf("write module tree: %w", err)
-		}
+	if err := writeTreeRoot(dir, tree, true); err != nil {
+		return fmt.Errorf("write module tree: %w", err)
 	}
 	return nil
 }
 
-// lockFile takes an exclusive flock on path, waiting while ctx allows.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lockFile takes the cache lock at path, waiting up to lockTimeout for the
+// holder (what says what it is doing).
+func (b *builder) lockFile(ctx context.Context, path, what string) (func(), error) {
+	unlock, err := lockfile.Acquire(ctx, path, lockTimeout, func(pid int) {
+		who := "another kgen"
+		if pid > 0 {
+			who = lockfile.Describe(pid)
+		}
+		b.logf("waiting for %s (%s) ...", who, what)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("lock build: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock build: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock build: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return unlock, nil
 }
+
+// lockTimeout bounds the wait for another kgen's build of the same module
+// (a cold build of a large module under TCG-speed machines takes minutes).
+const lockTimeout = 15 * time.Minute

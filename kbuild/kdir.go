@@ -259,3 +259,17 @@ func isMakeVar(s string) bool {
 	}
 	return true
 }
+
+// CacheError is a build cache kgen will not use: another user could change
+// what is in it, and root would build and load it.
+type CacheError struct {
+	Dir string
+	Err error
+}
+
+func (e *CacheError) Error() string {
+	return fmt.Sprintf("use build cache %s: %v: kgen builds and loads modules from its cache, so only you (or root) may be able to write to it and to every directory above it; "+
+		"fix its owner and mode (chown, chmod go-w), or use another with --cache-dir or XDG_CACHE_HOME (under sudo, sudo -H or without -E)", e.Dir, e.Err)
+}
+
+func (e *CacheError) Unwrap() error { return e.Err }

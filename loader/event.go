@@ -3,6 +3,7 @@ package loader
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -29,98 +30,108 @@ type Event struct {
 	tsText string // the timestamp as printed, for exact JSON
 }
 
-// header: "<task>-<pid> [(<tgid>)] [<cpu>] [<flags>] <ts>: <event>: <fields>".
-var headerRE = regexp.MustCompile(`^(.+?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s+([A-Za-z_][A-Za-z0-9_]*):(?:\s(.*))?$`)
+// headerTailRE matches what follows the task in a trace line's header:
+// "-<pid> [(<tgid>)] [<cpu>] [<flags>] <ts>: <event>: ".
+var headerTailRE = regexp.MustCompile(`^-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d+)\]\s+(?:(\S+)\s+)?(\d+(?:\.\d+)?):\s+([A-Za-z_][A-Za-z0-9_]*):(?: |$)`)
 
-var fieldKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+// maxComm is the longest comm (TASK_COMM_LEN-1) the header can show.
+const maxComm = 15
 
-// ParseLine parses one trace_pipe line in kgen's event format: space
-// separated key=value fields, decimal integers, 0x pointers, comm="..."
-// quoted, and a stack=0x..,0x.. or stack={0x..,0x..} field.
-func ParseLine(line string) (Event, error) {
-	line = strings.TrimSpace(line)
-	m := headerRE.FindStringSubmatch(line)
-	if m == nil {
-		return Event{}, fmt.Errorf("parse trace line %q: %w", trunc(line), ErrMalformedEvent)
+// Parser parses trace_pipe lines of a module's events by the events'
+// format files (see EventFormat).
+type Parser struct {
+	events map[string]*EventFormat
+}
+
+// NewParser returns a parser for lines of the given events.
+func NewParser(formats ...*EventFormat) *Parser {
+	p := &Parser{events: map[string]*EventFormat{}}
+	for _, f := range formats {
+		p.events[f.Name] = f
 	}
-	ev := Event{Task: m[1], Event: m[6], Raw: line, tsText: m[5], Fields: map[string]any{}}
+	return p
+}
+
+// Parse parses one trace_pipe line of one of the parser's events. The
+// task name in the header is at most 15 bytes a traced task chose, so the
+// header is cut after the longest such prefix that leaves a well-formed
+// header and fields that match the event's format.
+func (p *Parser) Parse(line string) (Event, error) {
+	line = strings.TrimRight(line, "\n")
+	trimmed := strings.TrimLeft(line, " ")
+	var firstErr error
+	for i := min(maxComm, len(trimmed)-1); i >= 0; i-- {
+		if trimmed[i] != '-' {
+			continue
+		}
+		m := headerTailRE.FindStringSubmatch(trimmed[i:])
+		if m == nil {
+			continue
+		}
+		ef := p.events[m[5]]
+		if ef == nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("event %s: not one of the module's events", m[5])
+			}
+			continue
+		}
+		ev, err := parseEvent(ef, trimmed, trimmed[:i], m, trimmed[i+len(m[0]):])
+		if err == nil {
+			return ev, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr == nil {
+		firstErr = errors.New("no event header")
+	}
+	return Event{}, fmt.Errorf("parse trace line %q: %w: %v", trunc(trimmed), ErrMalformedEvent, firstErr)
+}
+
+func parseEvent(ef *EventFormat, line, task string, m []string, text string) (Event, error) {
+	ev := Event{Task: task, Event: m[5], Raw: strings.TrimSpace(line), tsText: m[4], Fields: map[string]any{}}
 	var err error
-	if ev.PID, err = strconv.Atoi(m[2]); err != nil {
-		return Event{}, fmt.Errorf("parse trace line %q: pid: %w", trunc(line), ErrMalformedEvent)
+	if ev.PID, err = strconv.Atoi(m[1]); err != nil {
+		return Event{}, fmt.Errorf("pid: %w", err)
 	}
-	if ev.CPU, err = strconv.Atoi(m[3]); err != nil {
-		return Event{}, fmt.Errorf("parse trace line %q: cpu: %w", trunc(line), ErrMalformedEvent)
+	if ev.CPU, err = strconv.Atoi(m[2]); err != nil {
+		return Event{}, fmt.Errorf("cpu: %w", err)
 	}
-	if ev.TS, err = strconv.ParseFloat(m[5], 64); err != nil {
-		return Event{}, fmt.Errorf("parse trace line %q: timestamp: %w", trunc(line), ErrMalformedEvent)
+	if ev.TS, err = strconv.ParseFloat(m[4], 64); err != nil {
+		return Event{}, fmt.Errorf("timestamp: %w", err)
 	}
-	if err := parseFields(m[7], &ev); err != nil {
-		return Event{}, fmt.Errorf("parse trace line %q: %w: %v", trunc(line), ErrMalformedEvent, err)
+	vals, err := ef.parse(text)
+	if err != nil {
+		return Event{}, err
+	}
+	for _, sg := range ef.segs {
+		if sg.kind == segLiteral || sg.cont {
+			continue
+		}
+		v := vals[sg.key]
+		switch {
+		case sg.key == "stack" && sg.kind == segArray:
+			if ev.Stack, err = parseStack(v); err != nil {
+				return Event{}, err
+			}
+		case sg.key == "stack" && sg.kind == segHex && sg.hex0x:
+			// "stack=0x%lx,0x%lx": a list printed by hand.
+			if ev.Stack, err = parseStack("0x" + v); err != nil {
+				return Event{}, err
+			}
+		case sg.kind == segInt || sg.kind == segUint:
+			ev.Fields[sg.key] = parseValue(v)
+		case sg.kind == segHex && sg.hex0x:
+			ev.Fields[sg.key] = "0x" + v
+		default:
+			ev.Fields[sg.key] = v
+		}
 	}
 	if c, ok := ev.Fields["comm"].(string); ok && ev.Task == "<...>" {
 		ev.Task = c
 	}
 	return ev, nil
-}
-
-func parseFields(s string, ev *Event) error {
-	for {
-		s = strings.TrimLeft(s, " ")
-		if s == "" {
-			return nil
-		}
-		loc := fieldKeyRE.FindStringIndex(s)
-		if loc == nil {
-			return fmt.Errorf("want key=value at %q", trunc(s))
-		}
-		key := s[:loc[1]-1]
-		s = s[loc[1]:]
-		var val string
-		quoted := strings.HasPrefix(s, `"`)
-		if quoted {
-			end := closingQuote(s)
-			if end < 0 {
-				return fmt.Errorf("field %s: unterminated quote", key)
-			}
-			val, s = s[1:end], s[end+1:]
-		} else {
-			end := strings.IndexByte(s, ' ')
-			if end < 0 {
-				end = len(s)
-			}
-			val, s = s[:end], s[end:]
-		}
-		if _, dup := ev.Fields[key]; dup || (key == "stack" && ev.Stack != nil) {
-			return fmt.Errorf("field %s repeated", key)
-		}
-		switch {
-		case key == "stack" && !quoted:
-			st, err := parseStack(val)
-			if err != nil {
-				return err
-			}
-			ev.Stack = st
-		case quoted:
-			ev.Fields[key] = val
-		default:
-			ev.Fields[key] = parseValue(val)
-		}
-	}
-}
-
-// closingQuote finds the quote ending a value that starts with one: the
-// first quote followed by the end or by " key=" (comm may hold quotes).
-func closingQuote(s string) int {
-	for i := 1; i < len(s); i++ {
-		if s[i] != '"' {
-			continue
-		}
-		rest := s[i+1:]
-		if rest == "" || (rest[0] == ' ' && fieldKeyRE.MatchString(strings.TrimLeft(rest, " "))) {
-			return i
-		}
-	}
-	return -1
 }
 
 func parseValue(v string) any {
@@ -212,5 +223,5 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Fields map[string]any `json:"fields"`
 		Stack  []string       `json:"stack,omitempty"`
 	}{ts, e.CPU, e.Task, e.PID, e.Event, fields, stack})
-	return bytes.TrimRight(b.Bytes(), "\n"), err
+	return escapeJSONControls(bytes.TrimRight(b.Bytes(), "\n")), err
 }

@@ -71,6 +71,7 @@ type fakeSys struct {
 	release   string
 	noFinit   bool
 	klogReads int
+	nextID    int
 }
 
 const fakeRelease = "6.1.0-56-amd64"
@@ -108,7 +109,10 @@ func newFakeSys(t *testing.T, premounted ...Mount) *fakeSys {
 		Sleep: func(time.Duration) {},
 		Now:   func() time.Time { return time.Unix(1700000000, 0) },
 	}
+	f.nextID = 40
 	for _, m := range premounted {
+		m.ID = f.nextID
+		f.nextID++
 		f.mounts = append(f.mounts, m)
 		f.populate(m)
 	}
@@ -130,8 +134,8 @@ func (f *fakeSys) host(p string) string { return f.opts.withDefaults().host(p) }
 func (f *fakeSys) writeMountinfo() {
 	var b strings.Builder
 	b.WriteString("21 26 0:20 / /proc rw,relatime - proc proc rw\n22 26 0:21 / /sys rw,relatime - sysfs sysfs rw\n")
-	for i, m := range f.mounts {
-		fmt.Fprintf(&b, "%d 22 0:%d / %s rw,nosuid,nodev,noexec,relatime shared:7 - %s %s rw\n", 40+i, 40+i, m.Target, m.FSType, m.FSType)
+	for _, m := range f.mounts {
+		fmt.Fprintf(&b, "%d 22 0:%d / %s rw,nosuid,nodev,noexec,relatime shared:7 - %s %s rw\n", m.ID, m.ID, m.Target, m.FSType, m.FSType)
 	}
 	must(f.t, os.WriteFile(filepath.Join(f.root, "proc/self/mountinfo"), []byte(b.String()), 0o644))
 }
@@ -147,7 +151,8 @@ func (f *fakeSys) mount(src, target, fstype string, flags uintptr, data string) 
 		return err
 	}
 	kv := "/" + strings.TrimPrefix(strings.TrimPrefix(target, f.opts.SysDir), "/")
-	m := Mount{Target: "/sys" + kv, FSType: fstype}
+	m := Mount{Target: "/sys" + kv, FSType: fstype, ID: f.nextID}
+	f.nextID++
 	f.mounts = append(f.mounts, m)
 	f.populate(m)
 	f.writeMountinfo()
@@ -155,11 +160,14 @@ func (f *fakeSys) mount(src, target, fstype string, flags uintptr, data string) 
 }
 
 func (f *fakeSys) unmount(target string, flags int) error {
+	if flags&unix.MNT_DETACH != 0 {
+		f.t.Errorf("lazy unmount (MNT_DETACH) of %s", target)
+	}
 	if err := f.call("unmount"); err != nil {
 		return err
 	}
-	for i, m := range f.mounts {
-		if f.host(m.Target) == target {
+	for i := len(f.mounts) - 1; i >= 0; i-- { // the topmost one
+		if f.host(f.mounts[i].Target) == target {
 			f.mounts = slices.Delete(f.mounts, i, i+1)
 			f.writeMountinfo()
 			return nil
@@ -208,6 +216,8 @@ func (f *fakeSys) mkdir(p string, perm os.FileMode) error {
 		ev := filepath.Join(p, "events", m)
 		must(f.t, os.MkdirAll(ev, 0o755))
 		must(f.t, os.WriteFile(filepath.Join(ev, "enable"), []byte("0\n"), 0o644))
+		must(f.t, os.MkdirAll(filepath.Join(ev, "tick"), 0o755))
+		must(f.t, os.WriteFile(filepath.Join(ev, "tick", "format"), []byte(tickFormat), 0o644))
 	}
 	must(f.t, os.MkdirAll(filepath.Join(p, "per_cpu", "cpu0"), 0o755))
 	must(f.t, os.WriteFile(filepath.Join(p, "per_cpu", "cpu0", "stats"), []byte("entries: 0\noverrun: 0\n"), 0o644))
@@ -254,3 +264,22 @@ func (f *fakeSys) ko() string {
 }
 
 func isErrno(err error, e unix.Errno) bool { return errors.Is(err, e) }
+
+// tickFormat is the format file of the fake module's event.
+const tickFormat = `name: tick
+ID: 1400
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int pid;	offset:8;	size:4;	signed:1;
+	field:char comm[16];	offset:12;	size:16;	signed:1;
+	field:unsigned int seq;	offset:28;	size:4;	signed:0;
+	field:int val;	offset:32;	size:4;	signed:1;
+	field:unsigned int nr_stack;	offset:36;	size:4;	signed:0;
+	field:unsigned long stack[16];	offset:40;	size:128;	signed:0;
+
+print fmt: "pid=%d comm=\"%s\" seq=%u val=%d stack=%s", REC->pid, REC->comm, REC->seq, REC->val, __print_array(REC->stack, REC->nr_stack, sizeof(unsigned long))
+`

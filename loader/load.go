@@ -302,13 +302,23 @@ func releaseMounts(o *Options) error {
 		return err
 	}
 	var errs []error
+	var kept []Mount
 	for i := len(ms) - 1; i >= 0; i-- {
-		if err := unmount(o, ms[i]); err != nil {
+		err := unmount(o, ms[i])
+		switch {
+		case errors.Is(err, errMountKept):
+			// Not kgen's to force; recorded, so a later unload retries.
+			o.logf("note: %v", err)
+			kept = append([]Mount{ms[i]}, kept...)
+		case err != nil:
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
+	}
+	if len(kept) > 0 {
+		return writeJSON(filepath.Join(o.RunDir, mountsFile), kept)
 	}
 	if err := os.Remove(filepath.Join(o.RunDir, mountsFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove state: %w", err)

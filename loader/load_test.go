@@ -28,7 +28,7 @@ func TestLoadUnloadMountsAndCleansUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMounts := []Mount{{"/sys/kernel/debug", "debugfs"}, {"/sys/kernel/tracing", "tracefs"}}
+	wantMounts := []Mount{{"/sys/kernel/debug", "debugfs", 40}, {"/sys/kernel/tracing", "tracefs", 41}}
 	if !slices.Equal(f.mounts, wantMounts) || !slices.Equal(st.Mounted, wantMounts) {
 		t.Errorf("mounts = %v, state.Mounted = %v, want %v", f.mounts, st.Mounted, wantMounts)
 	}
@@ -63,7 +63,7 @@ func TestLoadUnloadMountsAndCleansUp(t *testing.T) {
 }
 
 func TestLoadUsesExistingMounts(t *testing.T) {
-	f := newFakeSys(t, Mount{"/sys/kernel/debug", "debugfs"}, Mount{"/sys/kernel/tracing", "tracefs"})
+	f := newFakeSys(t, Mount{Target: "/sys/kernel/debug", FSType: "debugfs"}, Mount{Target: "/sys/kernel/tracing", FSType: "tracefs"})
 	st, err := Load(f.ko(), nil, f.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func TestLoadRejectsBadInput(t *testing.T) {
 }
 
 func TestUnloadWithoutState(t *testing.T) {
-	f := newFakeSys(t, Mount{"/sys/kernel/debug", "debugfs"})
+	f := newFakeSys(t, Mount{Target: "/sys/kernel/debug", FSType: "debugfs"})
 	must(t, f.insert("finit", "")) // loaded by insmod, not kgen
 	res, err := Unload("kgen_testmod", f.opts)
 	if err != nil {
@@ -389,7 +389,7 @@ func TestTraceFake(t *testing.T) {
 }
 
 func TestTraceNeedsInstance(t *testing.T) {
-	f := newFakeSys(t, Mount{"/sys/kernel/tracing", "tracefs"})
+	f := newFakeSys(t, Mount{Target: "/sys/kernel/tracing", FSType: "tracefs"})
 	_, err := Trace(context.Background(), "kgen_testmod", &TraceOptions{Options: f.opts}, func(Event) error { return nil })
 	if !errors.Is(err, ErrNoInstance) {
 		t.Errorf("err = %v", err)

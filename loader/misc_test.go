@@ -23,7 +23,8 @@ func TestFormatParams(t *testing.T) {
 		{[]string{"=1"}, "", true},
 		{[]string{"a b=1"}, "", true},
 		{[]string{`a=x"y`}, "", true},
-		{[]string{"a=x\ny"}, "", true},
+		{[]string{"a=x\ny"}, "a=\"x\ny\"", false},
+		{[]string{"a=x\x00y"}, "", true},
 	}
 	for _, tt := range tests {
 		got, err := FormatParams(tt.in)
@@ -42,9 +43,9 @@ func TestParseMountinfoLine(t *testing.T) {
 		want mountEntry
 		ok   bool
 	}{
-		{"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue", mountEntry{"/mnt2", "ext3", "/dev/root"}, true},
-		{"41 22 0:12 / /sys/kernel/tracing rw,nosuid,nodev,noexec,relatime - tracefs tracefs rw", mountEntry{"/sys/kernel/tracing", "tracefs", "tracefs"}, true},
-		{`50 22 0:40 / /my\040dir rw shared:1 master:2 - debugfs none rw`, mountEntry{"/my dir", "debugfs", "none"}, true},
+		{"36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue", mountEntry{36, 35, "/mnt2", "ext3", "/dev/root"}, true},
+		{"41 22 0:12 / /sys/kernel/tracing rw,nosuid,nodev,noexec,relatime - tracefs tracefs rw", mountEntry{41, 22, "/sys/kernel/tracing", "tracefs", "tracefs"}, true},
+		{`50 22 0:40 / /my\040dir rw shared:1 master:2 - debugfs none rw`, mountEntry{50, 22, "/my dir", "debugfs", "none"}, true},
 		{"garbage", mountEntry{}, false},
 		{"1 2 3 4 5 6 - x", mountEntry{}, false},
 	}

@@ -3,9 +3,9 @@ package loader
 import (
 	"bytes"
 	"debug/elf"
-	"errors"
 	"fmt"
-	"io/fs"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -40,25 +40,40 @@ func checkName(s string) error {
 
 // ReadModInfo parses the .modinfo section of the module at path.
 func ReadModInfo(path string) (*ModInfo, error) {
-	f, err := elf.Open(path)
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	f, err := os.Open(path)
+	if err != nil {
 		// Not there or not readable: that, not "not a module".
 		return nil, fmt.Errorf("read module %s: %w", path, err)
 	}
+	defer f.Close()
+	return readModInfo(f, path)
+}
+
+// readModInfo parses the .modinfo section of the ELF module in r. A
+// malformed file is an error, never a panic (debug/elf is not hardened
+// against every corrupt header).
+func readModInfo(r io.ReaderAt, path string) (mi *ModInfo, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			mi, err = nil, fmt.Errorf("read module %s: %w: corrupt ELF (%v)", path, ErrNotModule, p)
+		}
+	}()
+	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("read module %s: %w: %v (a compressed .ko must be decompressed first)", path, ErrNotModule, err)
 	}
-	defer f.Close()
 	sec := f.Section(".modinfo")
 	if sec == nil {
 		return nil, fmt.Errorf("read module %s: %w: no .modinfo section", path, ErrNotModule)
 	}
+	if sec.Size > maxModInfo {
+		return nil, fmt.Errorf("read module %s: %w: .modinfo is %d bytes", path, ErrNotModule, sec.Size)
+	}
 	data, err := sec.Data()
 	if err != nil {
-		return nil, fmt.Errorf("read module %s: .modinfo: %w", path, err)
+		return nil, fmt.Errorf("read module %s: %w: .modinfo: %v", path, ErrNotModule, err)
 	}
-	mi := parseModInfo(data)
+	mi = parseModInfo(data)
 	if mi.Vermagic == "" {
 		return nil, fmt.Errorf("read module %s: %w: no vermagic in .modinfo", path, ErrNotModule)
 	}
@@ -68,6 +83,9 @@ func ReadModInfo(path string) (*ModInfo, error) {
 	}
 	return mi, nil
 }
+
+// maxModInfo bounds the .modinfo section read (real ones are < 4 KiB).
+const maxModInfo = 1 << 20
 
 func parseModInfo(data []byte) *ModInfo {
 	mi := &ModInfo{Fields: map[string]string{}}
@@ -98,7 +116,11 @@ func CheckVermagic(path string, mi *ModInfo, kernelRelease string) error {
 var paramKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]*$`)
 
 // FormatParams validates "key=value" arguments and joins them into the
-// string finit_module takes, quoting values that contain spaces.
+// string finit_module takes. A value holding any byte the kernel's
+// isspace() accepts (space, \t \n \v \f \r, and 0xa0 in the kernel's
+// Latin-1 table) is quoted, so the kernel's next_arg() cannot split it
+// into more parameters; quotes and NUL, which next_arg cannot carry in a
+// value, are refused.
 func FormatParams(args []string) (string, error) {
 	out := make([]string, 0, len(args))
 	for _, a := range args {
@@ -110,13 +132,32 @@ func FormatParams(args []string) (string, error) {
 			out = append(out, k) // a bare bool parameter, as insmod accepts
 			continue
 		}
-		if strings.ContainsAny(v, "\"\n\x00") {
-			return "", fmt.Errorf("parse parameter %q: %w: quotes, newlines and NUL are not allowed in values", a, ErrInvalidParam)
+		if strings.ContainsAny(v, "\"\x00") {
+			return "", fmt.Errorf("parse parameter %q: %w: quotes and NUL are not allowed in values", a, ErrInvalidParam)
 		}
-		if strings.ContainsAny(v, " \t") {
+		if hasKernelSpace(v) {
 			v = `"` + v + `"`
 		}
 		out = append(out, k+"="+v)
 	}
 	return strings.Join(out, " "), nil
+}
+
+// hasKernelSpace reports whether s holds a byte the kernel's isspace()
+// accepts (lib/ctype.c: _S).
+func hasKernelSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if kernelIsSpace(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func kernelIsSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r', 0xa0:
+		return true
+	}
+	return false
 }

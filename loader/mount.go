@@ -24,9 +24,14 @@ const (
 type Mount struct {
 	Target string `json:"target"`
 	FSType string `json:"fstype"`
+	// ID is the mount's ID in mountinfo, read right after mounting: kgen
+	// unmounts only that mount, never one made later at the same place.
+	// 0 in the state of an older kgen.
+	ID int `json:"id,omitempty"`
 }
 
 type mountEntry struct {
+	id, parent            int
 	point, fstype, source string
 }
 
@@ -66,7 +71,12 @@ func parseMountinfoLine(line string) (mountEntry, bool) {
 	if len(f) < 5 || sep < 0 || sep+2 >= len(f) {
 		return mountEntry{}, false
 	}
-	return mountEntry{point: unescapeOctal(f[4]), fstype: f[sep+1], source: f[sep+2]}, true
+	id, err1 := strconv.Atoi(f[0])
+	parent, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return mountEntry{}, false
+	}
+	return mountEntry{id: id, parent: parent, point: unescapeOctal(f[4]), fstype: f[sep+1], source: f[sep+2]}, true
 }
 
 // unescapeOctal undoes the \040-style escapes of mountinfo.
@@ -149,14 +159,14 @@ func ensureFS(o *Options) (fsDirs, []Mount, error) {
 		if err := mountFS(o, "debugfs", debugfsPath); err != nil {
 			return d, nil, fmt.Errorf("%w: the kernel needs CONFIG_DEBUG_FS", err)
 		}
-		mounted = append(mounted, Mount{Target: debugfsPath, FSType: "debugfs"})
+		mounted = append(mounted, recordMount(o, debugfsPath, "debugfs"))
 		d.debugfs = debugfsPath
 	}
 	if d.tracing == "" && isDir(o.host(tracefsPath)) {
 		err := mountFS(o, "tracefs", tracefsPath)
 		switch {
 		case err == nil:
-			mounted = append(mounted, Mount{Target: tracefsPath, FSType: "tracefs"})
+			mounted = append(mounted, recordMount(o, tracefsPath, "tracefs"))
 			d.tracing = tracefsPath
 		case errors.Is(err, unix.ENODEV):
 			// No tracefs: fall back to tracing inside debugfs below.
@@ -187,21 +197,112 @@ func mountFS(o *Options, fstype, target string) error {
 	return nil
 }
 
-// unmount undoes a mount kgen made; a busy mount (say a tracefs automount
-// below debugfs) is detached lazily.
-func unmount(o *Options, m Mount) error {
-	err := o.Unmount(o.host(m.Target), 0)
-	if errors.Is(err, unix.EBUSY) {
-		err = o.Unmount(o.host(m.Target), unix.MNT_DETACH)
+// recordMount returns the Mount kgen just made at target, with its ID:
+// the last (topmost) fstype mount at target in mountinfo.
+func recordMount(o *Options, target, fstype string) Mount {
+	m := Mount{Target: target, FSType: fstype}
+	ms, err := readMountinfo(o)
+	if err != nil {
+		o.logf("warning: %v; kgen unload will know %s only by its path", err, target)
+		return m
 	}
-	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+	if e, ok := topMount(ms, target); ok && e.fstype == fstype {
+		m.ID = e.id
+	}
+	return m
+}
+
+// topMount is the last mount listed at point, the one a path lookup sees.
+func topMount(ms []mountEntry, point string) (mountEntry, bool) {
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].point == point {
+			return ms[i], true
+		}
+	}
+	return mountEntry{}, false
+}
+
+// errMountKept says why a mount kgen made stays in place.
+var errMountKept = errors.New("left mounted")
+
+// unmount undoes the mount m kgen made, and only it: if it is gone there
+// is nothing to do; if a later mount is stacked on it (an admin's,
+// systemd's) or it is busy (another tracer, a shell in it), it stays
+// (errMountKept): a lazy detach would pull it from under its users.
+// Unmounting is by path (Linux has no unmount by ID), right after checking
+// that m is the mount that path leads to.
+func unmount(o *Options, m Mount) error {
+	ms, err := readMountinfo(o)
+	if err != nil {
+		return err
+	}
+	mine, ok := findMountID(ms, m)
+	if !ok {
 		return nil // no longer mounted
 	}
-	if err != nil {
+	if top, _ := topMount(ms, m.Target); top.id != mine.id {
+		return fmt.Errorf("%w: %s on %s: another mount (ID %d, %s) was made on top of it since kgen mounted it", errMountKept, m.FSType, m.Target, top.id, top.fstype)
+	}
+	err = o.Unmount(o.host(m.Target), 0)
+	if errors.Is(err, unix.EBUSY) && unmountAutomounts(o, ms, mine) {
+		err = o.Unmount(o.host(m.Target), 0)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("%w: %s on %s is in use (a process has a file open there, or a mount below it); run kgen unload again when it is free, or umount it yourself", errMountKept, m.FSType, m.Target)
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT):
+		return nil // no longer mounted
+	default:
 		return &os.PathError{Op: "unmount " + m.FSType, Path: m.Target, Err: err}
 	}
 	o.logf("unmounted %s from %s", m.FSType, m.Target)
 	return nil
+}
+
+// findMountID finds m in mountinfo by its ID; a Mount of an older kgen
+// (no ID) is matched by the topmost mount at its target, if of its type.
+func findMountID(ms []mountEntry, m Mount) (mountEntry, bool) {
+	if m.ID == 0 {
+		e, ok := topMount(ms, m.Target)
+		return e, ok && e.fstype == m.FSType
+	}
+	for _, e := range ms {
+		if e.id == m.ID {
+			return e, e.point == m.Target && e.fstype == m.FSType
+		}
+	}
+	return mountEntry{}, false
+}
+
+// unmountAutomounts unmounts (not lazily) the tracefs the kernel
+// automounts at debugfs's tracing/ on first access (4.1+), which keeps a
+// debugfs kgen mounted busy. Only a tracefs right below mine, at its
+// tracing/, with nothing below or on top of it, is taken. It reports
+// whether it unmounted one.
+func unmountAutomounts(o *Options, ms []mountEntry, mine mountEntry) bool {
+	done := false
+	for _, e := range ms {
+		if e.parent != mine.id || e.fstype != "tracefs" || e.point != path.Join(mine.point, "tracing") {
+			continue
+		}
+		if top, _ := topMount(ms, e.point); top.id != e.id || hasChildren(ms, e.id) {
+			continue
+		}
+		if o.Unmount(o.host(e.point), 0) == nil {
+			done = true
+		}
+	}
+	return done
+}
+
+func hasChildren(ms []mountEntry, id int) bool {
+	for _, e := range ms {
+		if e.parent == id && e.id != id {
+			return true
+		}
+	}
+	return false
 }
 
 func isDir(p string) bool {

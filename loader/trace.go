@@ -73,6 +73,10 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	restore := ignoreSelf(o, inst)
 	defer restore()
 
+	parser, err := loadParser(o, path.Join(inst, "events", name))
+	if err != nil {
+		return nil, fmt.Errorf("trace %s: %w", name, err)
+	}
 	before := overruns(o, inst)
 	pipe := o.host(path.Join(inst, "trace_pipe"))
 	fd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -87,7 +91,7 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		if strings.TrimSpace(line) == "" {
 			return nil
 		}
-		ev, err := ParseLine(line)
+		ev, err := parser.Parse(line)
 		if err != nil {
 			sum.Unparsed++
 			if topts.OnUnparsed != nil {
@@ -273,4 +277,34 @@ func overruns(o *Options, inst string) uint64 {
 		}
 	}
 	return total
+}
+
+// loadParser reads the format files of the events under dir (the
+// module's events in its instance). A module without events gets a parser
+// that parses nothing.
+func loadParser(o *Options, dir string) (*Parser, error) {
+	ents, err := os.ReadDir(o.host(dir))
+	if errors.Is(err, os.ErrNotExist) {
+		return NewParser(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event formats: %w", err)
+	}
+	var fs []*EventFormat
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		file := o.host(path.Join(dir, e.Name(), "format"))
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read event format: %w", err)
+		}
+		f, err := ParseFormat(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		fs = append(fs, f)
+	}
+	return NewParser(fs...), nil
 }

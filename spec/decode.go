@@ -145,13 +145,63 @@ func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 }
 
 func (v *Validator) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		v.add(Pos{Line: line}, "", "invalid YAML: "+m[2])
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		msg = m[2]
+	}
+	// yaml.v3 reports only a line, and for parser errors the line of the
+	// construct it was in (0-based). The first line at which a prefix of
+	// the file stops parsing is where the problem is; its first non-blank
+	// character gives the column.
+	if line := v.firstBadLine(); line > 0 {
+		v.add(Pos{Line: line, Col: firstNonBlank(v.lines[line-1])}, "", "invalid YAML: "+msg)
 		return
 	}
-	v.add(Pos{}, "", "invalid YAML: "+strings.TrimPrefix(msg, "yaml: "))
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		col := 1
+		if line >= 1 && line <= len(v.lines) {
+			col = firstNonBlank(v.lines[line-1])
+		}
+		v.add(Pos{Line: line, Col: col}, "", "invalid YAML: "+msg)
+		return
+	}
+	v.add(Pos{}, "", "invalid YAML: "+msg)
+}
+
+// firstBadLine returns the smallest n such that the file's first n lines
+// do not parse (by bisection; a prefix that parses is assumed to have no
+// error before its end), or 0.
+func (v *Validator) firstBadLine() int {
+	bad := func(n int) bool {
+		var doc yaml.Node
+		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(v.lines[:n], []byte("\n"))))
+		err := safeDecode(dec, &doc)
+		return err != nil && !errors.Is(err, io.EOF)
+	}
+	lo, hi := 0, len(v.lines) // lines[:lo] parses, lines[:hi] does not
+	if !bad(hi) {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if bad(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// firstNonBlank is the 1-based column of line's first non-blank byte, or 1.
+func firstNonBlank(line []byte) int {
+	for i, c := range line {
+		if c != ' ' && c != '\t' {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 // checkNode rejects the YAML features kgen does not support (anchors,
@@ -246,6 +296,7 @@ func (v *Validator) validateMeta(m *Meta) {
 		v.Errorf("name", "%q must match [a-z][a-z0-9_]* (a module name)", m.Name)
 	case len(m.Name) > maxModuleName:
 		v.Errorf("name", "%d characters; at most %d (the kernel's module name limit)", len(m.Name), maxModuleName)
+	case badModuleName(v, m.Name):
 	}
 }
 

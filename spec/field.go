@@ -105,6 +105,7 @@ func (v *Validator) FieldName(path, name string, seen map[string]string) {
 		v.Errorf(path, "%q must match [a-z_][a-z0-9_]* (a C identifier)", name)
 	case cWords[name]:
 		v.Errorf(path, "%q is a C keyword or kernel type name; choose another name", name)
+	case badFieldName(v, path, name):
 	case slices.Contains(ReservedFields, name):
 		v.Errorf(path, "%q is reserved for kgen's own event fields (%s); choose another name", name, strings.Join(ReservedFields, ", "))
 	default:

@@ -112,6 +112,7 @@ func (k *Kretprobe) Validate(v *Validator) {
 	case len(k.Probes) > MaxProbes:
 		v.Errorf("probes", "%d probes; at most %d", len(k.Probes), MaxProbes)
 	}
+	defer validateProbeIDs(v, k.Probes)
 	ids := map[string]int{}
 	for i := range k.Probes {
 		p := &k.Probes[i]

@@ -104,12 +104,14 @@ func (o *Otst) Validate(v *Validator) {
 		v.Errorf("proc", "file name %q is %d characters; at most %d", leaf, len(leaf), MaxOtstProcLeaf)
 	case !strings.Contains(o.Proc, "/") && slices.Contains(otstReservedProc, o.Proc):
 		v.Errorf("proc", "/proc/%s belongs to the kernel; use driver/%s or another name", o.Proc, o.Proc)
+	case badOtstProc(v, o.Proc):
 	}
 	o.ModeBits = -1
 	if !reOtstMode.MatchString(o.Mode) {
 		v.Errorf("mode", "%q must be an octal mode like \"0600\"", o.Mode)
 	} else if m, _ := strconv.ParseInt(o.Mode, 8, 32); m&^0o666 != 0 {
 		v.Errorf("mode", "%q sets execute or special bits; at most \"0666\"", o.Mode)
+	} else if badOtstMode(v, o.Mode, m) {
 	} else {
 		o.ModeBits = int(m)
 	}

@@ -122,6 +122,21 @@ func TestAccelFallback(t *testing.T) {
 			t.Errorf("accelerators %q, want kvm", got)
 		}
 	})
+	t.Run("remembered stall with a register dump: one line", func(t *testing.T) {
+		c, _ := fakeHost(t, "ok")
+		var notes bytes.Buffer
+		c.Notes = &notes
+		dump := "KVM internal error. Suberror: 1\nRAX=0000000000000000 RBX=0000000000000000\nRIP=000000000000fff0 RFL=00000002\n"
+		must(t, os.MkdirAll(filepath.Dir(kvmStallFile()), 0o700))
+		must(t, os.WriteFile(kvmStallFile(), []byte(bootID()+"\n"+dump), 0o644))
+		if res, err := Run(t.Context(), c); err != nil || res.Accel != "tcg" {
+			t.Fatalf("Run: %v, %+v", err, res)
+		}
+		n := notes.String()
+		if strings.Count(n, "\n") != 1 || strings.Contains(n, "RAX=") || !strings.Contains(n, "Suberror: 1 ...") || !strings.Contains(n, kvmStallFile()) {
+			t.Errorf("note %q: want one line with the first line of the reason and the file", n)
+		}
+	})
 	t.Run("healthy KVM, slow to start /init", func(t *testing.T) {
 		c, dir := fakeHost(t, "slow")
 		kvmStallLimit = 5 * time.Second
@@ -193,4 +208,11 @@ func TestAccelFallback(t *testing.T) {
 			t.Errorf("accelerators %q, want tcg only", got)
 		}
 	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -309,7 +309,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			kvm = true
 			if why, file := kvmStalled(); why != "" {
 				kvm = false
-				note(c.Notes, "TCG, not KVM: KVM stalled on this host before (%s); to try it again delete %s or pass --accel kvm", why, file)
+				// One line: why may hold qemu's whole register dump.
+				note(c.Notes, "TCG, not KVM: KVM stalled on this host before (%s; details in %s); to try KVM again delete that file or pass --accel kvm", firstLine(why), file)
 			}
 		}
 	}
@@ -319,7 +320,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		spent := res.Duration
 		if fb.remember {
 			rememberKVMStall(fb.why)
-			note(c.Notes, "%s; booting again under TCG (slower); auto runs keep off KVM until the host reboots (--accel kvm forces it)", fb.why)
+			note(c.Notes, "%s; booting again under TCG (slower); auto runs keep off KVM until the host reboots (--accel kvm forces it; details in %s)", firstLine(fb.why), kvmStallFile())
 		} else {
 			note(c.Notes, "%s; booting again under TCG", fb.why)
 		}
@@ -392,17 +393,37 @@ func kvmStalled() (why, file string) {
 	return why, file
 }
 
-// rememberKVMStall records why KVM stalled; best effort.
+// rememberKVMStall records why KVM stalled; best effort. The file is
+// written to a fresh temporary file (not a fixed name another user could
+// plant a symlink at) and renamed into place.
 func rememberKVMStall(why string) {
 	file := kvmStallFile()
-	if file == "" || os.MkdirAll(filepath.Dir(file), 0o755) != nil {
+	if file == "" || os.MkdirAll(filepath.Dir(file), 0o700) != nil {
 		return
 	}
-	tmp := fmt.Sprintf("%s.%d", file, os.Getpid())
-	if os.WriteFile(tmp, []byte(bootID()+"\n"+why+"\n"), 0o644) == nil {
-		_ = os.Rename(tmp, file)
+	f, err := os.CreateTemp(filepath.Dir(file), ".kvm-stalled-*")
+	if err != nil {
+		return
 	}
-	os.Remove(tmp)
+	_, werr := f.WriteString(bootID() + "\n" + why + "\n")
+	if errors.Join(werr, f.Close()) == nil {
+		_ = os.Rename(f.Name(), file)
+	}
+	os.Remove(f.Name())
+}
+
+// firstLine shortens a multi-line reason (a qemu error with its register
+// dump) to its first line, at most 160 bytes.
+func firstLine(s string) string {
+	line, _, more := strings.Cut(strings.TrimSpace(s), "\n")
+	line = strings.TrimSpace(line)
+	if len(line) > 160 {
+		line, more = line[:160], true
+	}
+	if more {
+		return line + " ..."
+	}
+	return line
 }
 
 // qemuArgs returns qemu's arguments; the console is fd 3 and the output

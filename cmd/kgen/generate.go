@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"kgen/generator"
+	"kgen/kbuild"
 	"kgen/spec"
 )
 
@@ -26,23 +25,10 @@ func loadSpec(path string) (spec.Spec, generator.Tree, error) {
 }
 
 // writeTree writes a generated tree under dir, creating it. Files are
-// written whole then renamed, so an interrupted write leaves no half file.
+// written whole to fresh temporary files then renamed, and no symlink is
+// followed out of dir (kbuild.WriteTree): dir may belong to another user.
 func writeTree(dir string, tree generator.Tree) error {
-	for _, name := range tree.Names() {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		tmp := p + ".kgen-tmp"
-		if err := os.WriteFile(tmp, tree[name], 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, p); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-	}
-	return nil
+	return kbuild.WriteTree(dir, tree)
 }
 
 func specFileCompletion(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

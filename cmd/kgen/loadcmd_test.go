@@ -18,7 +18,7 @@ func fakeLoaderRoot(t *testing.T, m, tracePipe string) {
 	t.Helper()
 	root := t.TempDir()
 	inst := filepath.Join(root, "sys/kernel/tracing/instances/kgen_"+m)
-	for _, d := range []string{"proc/self", "sys/kernel/debug/kgen/" + m, inst + "/per_cpu/cpu0", inst + "/events/" + m} {
+	for _, d := range []string{"proc/self", "sys/kernel/debug/kgen/" + m, inst + "/per_cpu/cpu0", inst + "/events/" + m + "/vfs_read"} {
 		if err := os.MkdirAll(filepath.Join(root, strings.TrimPrefix(d, root)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -30,6 +30,8 @@ func fakeLoaderRoot(t *testing.T, m, tracePipe string) {
 		strings.TrimPrefix(inst, root) + "/trace_pipe":              tracePipe,
 		strings.TrimPrefix(inst, root) + "/per_cpu/cpu0/stats":      "overrun: 0\n",
 		strings.TrimPrefix(inst, root) + "/events/" + m + "/enable": "1\n",
+		// The event's format file: kgen trace parses lines by it.
+		strings.TrimPrefix(inst, root) + "/events/" + m + "/vfs_read/format": vfsReadFormat,
 	}
 	for p, c := range files {
 		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
@@ -61,18 +63,24 @@ func runCmd(t *testing.T, cmd func(stdout, stderr *bytes.Buffer) error) (string,
 // with a marker beside them.
 func TestTraceCmd(t *testing.T) {
 	pipe := `              dd-71      [000] .....    12.345678: vfs_read: pid=71 comm="dd" count=1 ret=1 latency=2310 stack=0xffffffff81000010` + "\n" +
-		"CPU:0 [LOST 3 EVENTS]\n"
+		"CPU:0 [LOST 3 EVENTS]\n" +
+		// A task named itself with terminal escapes and a fake field.
+		"\x1b[2J\x1b]0;x\x07\" q=1-72 [000] .....    12.5: vfs_read: pid=72 comm=\"\x1b[2J\x1b]0;x\x07\" q=1\" count=1 ret=1 latency=1 stack=\n" +
+		"junk \x1b[31m\n"
 	for _, tt := range []struct {
 		args             []string
 		wantOut, wantErr string
 	}{
 		{[]string{"vfs_read_lat", "--duration", "150ms"},
-			"dd-71      [000] .....    12.345678: vfs_read: pid=71 comm=\"dd\" count=1 ret=1 latency=2310 stack=0xffffffff81000010\nCPU:0 [LOST 3 EVENTS]\n",
-			"kgen trace: 1 events seen, 0 events lost\n"},
+			"dd-71      [000] .....    12.345678: vfs_read: pid=71 comm=\"dd\" count=1 ret=1 latency=2310 stack=0xffffffff81000010\nCPU:0 [LOST 3 EVENTS]\n" +
+				`\x1b[2J\x1b]0;x\x07" q=1-72 [000] .....    12.5: vfs_read: pid=72 comm="\x1b[2J\x1b]0;x\x07" q=1" count=1 ret=1 latency=1 stack=` + "\n" +
+				`junk \x1b[31m` + "\n",
+			"kgen trace: 2 events seen, 0 events lost\n"},
 		{[]string{"vfs_read_lat", "--json", "--duration", "150ms"},
-			`{"ts":12.345678,"cpu":0,"task":"dd","pid":71,"event":"vfs_read","fields":{"comm":"dd","count":1,"latency":2310,"pid":71,"ret":1},"stack":["0xffffffff81000010"]}` + "\n",
+			`{"ts":12.345678,"cpu":0,"task":"dd","pid":71,"event":"vfs_read","fields":{"comm":"dd","count":1,"latency":2310,"pid":71,"ret":1},"stack":["0xffffffff81000010"]}` + "\n" +
+				`{"ts":12.5,"cpu":0,"task":"\u001b[2J\u001b]0;x\u0007\" q=1","pid":72,"event":"vfs_read","fields":{"comm":"\u001b[2J\u001b]0;x\u0007\" q=1","count":1,"latency":1,"pid":72,"ret":1}}` + "\n",
 			"warning: read kallsyms: kernel symbols unavailable: addresses are hidden (kptr_restrict; run as root); stacks stay hex\n" +
-				"kgen trace: skipped: CPU:0 [LOST 3 EVENTS]\nkgen trace: 1 events seen, 0 events lost\n"},
+				"kgen trace: skipped: CPU:0 [LOST 3 EVENTS]\nkgen trace: skipped: junk \\x1b[31m\nkgen trace: 2 events seen, 0 events lost\n"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			fakeLoaderRoot(t, "vfs_read_lat", pipe)
@@ -136,3 +144,22 @@ func TestLoadCmdArgs(t *testing.T) {
 		}
 	}
 }
+
+const vfsReadFormat = `name: vfs_read
+ID: 1338
+format:
+	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
+	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
+	field:int common_pid;	offset:4;	size:4;	signed:1;
+
+	field:int pid;	offset:8;	size:4;	signed:1;
+	field:char comm[16];	offset:12;	size:16;	signed:1;
+	field:u64 count;	offset:32;	size:8;	signed:0;
+	field:s64 ret;	offset:40;	size:8;	signed:1;
+	field:u64 latency;	offset:48;	size:8;	signed:0;
+	field:unsigned int nr_stack;	offset:56;	size:4;	signed:0;
+	field:unsigned long stack[16];	offset:64;	size:128;	signed:0;
+
+print fmt: "pid=%d comm="%s" count=%llu ret=%lld latency=%llu stack=%s", REC->pid, REC->comm, REC->count, REC->ret, REC->latency, __print_array(REC->stack, REC->nr_stack, sizeof(unsigned long))
+`

@@ -43,10 +43,10 @@ The module stays loaded and its events stay enabled.`,
 			opts := &loader.TraceOptions{Options: newLoaderOptions(stderr), Symbolize: asJSON}
 			opts.OnUnparsed = func(line string) error {
 				if asJSON {
-					fmt.Fprintf(stderr, "kgen trace: skipped: %s\n", line)
+					fmt.Fprintf(stderr, "kgen trace: skipped: %s\n", loader.Escape(line))
 					return nil
 				}
-				_, err := fmt.Fprintln(stdout, line)
+				_, err := fmt.Fprintln(stdout, loader.Escape(line))
 				return err
 			}
 			enc := json.NewEncoder(stdout)
@@ -55,7 +55,9 @@ The module stays loaded and its events stay enabled.`,
 				if asJSON {
 					return enc.Encode(ev)
 				}
-				_, err := fmt.Fprintln(stdout, ev.Raw)
+				// A traced task chose its comm: no raw control bytes
+				// (terminal escapes) reach the terminal.
+				_, err := fmt.Fprintln(stdout, loader.Escape(ev.Raw))
 				return err
 			})
 			if sum != nil {
