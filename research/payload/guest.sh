@@ -112,8 +112,8 @@ insmod $M/null_blk.ko nr_devices=1 || bad d1-null_blk "insmod null_blk"
 mkdir -p /sys/kernel/config
 mount -t configfs none /sys/kernel/config || bad d1-configfs "mount configfs"
 C=/sys/kernel/config/nullb
-(i=0; while [ -e /tmp/loop ]; do mkdir $C/d$i && rmdir $C/d$i; i=$((i + 1)); done) &
 touch /tmp/loop
+(i=0; while [ -e /tmp/loop ]; do mkdir $C/d$i && rmdir $C/d$i; i=$((i + 1)); done) &
 sleep 3
 stat
 t1=$(val times)
