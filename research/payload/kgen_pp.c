@@ -419,7 +419,9 @@ static notrace void pp_cb(unsigned long ip, unsigned long parent_ip,
 #endif
 {
 	if (likely(!pp_in_target(parent_ip))) {
+#ifndef PP_NO_PASS_COUNT	/* KCFLAGS=-DPP_NO_PASS_COUNT: measure without it */
 		this_cpu_inc(pp_others);
+#endif
 		return;
 	}
 #if defined(KGEN_HAVE_FTRACE_REGS_SET_INSTRUCTION_POINTER)

@@ -13,6 +13,11 @@ trap 'rm -rf "$b"' EXIT
 cp -r "$here"/. "$b/"
 make -s -C "$b" clean >/dev/null
 make -s -C "$b" KDIR="$K/kdir" MAKEENV="$(tr '\n' ' ' <"$K/make.env") W=1" >/dev/null
+# no wrapper may tail-call its real function (it would be redirected again, forever)
+if "$here/relocs.sh" "$b/kgen_pp.ko" | grep jmp; then
+	echo "run-vm: kgen_pp.ko tail-calls an intercepted function (above)" >&2
+	exit 1
+fi
 mkdir "$b/m"
 cp "$b"/kgen_pp*.ko "$K"/modules/ko/*.ko "$b/m/"
 if [[ $what == bench ]]; then
