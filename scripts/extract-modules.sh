@@ -32,13 +32,15 @@ if [[ ${1:-} == -m ]]; then
 	shift 2
 fi
 kernels=("$@")
+tmp=
+trap '[[ -z $tmp ]] || rm -rf "$tmp"' EXIT
 [[ ${#kernels[@]} -gt 0 ]] || kernels=("${ALL_KERNELS[@]}")
 for t in dpkg-deb tar xz modinfo depmod; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install dpkg xz-utils kmod)"
 done
 
 extract_one() { # NAME
-	local name=$1 dir=$KGEN_KERNELS/$1 rel deb out tmp
+	local name=$1 dir=$KGEN_KERNELS/$1 rel deb out
 	[[ -s $dir/release ]] || die "$name: $dir/release missing: run scripts/fetch-kernels.sh $name first"
 	rel=$(<"$dir/release")
 	out=$dir/modules
@@ -50,11 +52,9 @@ extract_one() { # NAME
 		true
 	[[ -n $deb ]] || die "$name: no linux-image-$rel .deb in $KGEN_KERNELS/.debs: run scripts/fetch-kernels.sh $name"
 	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' RETURN
 	# the whole modules tree is ~40-100 MB unpacked; only keep what we need
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards \
-		"./lib/modules/$rel/*" "./usr/lib/modules/$rel/*" 2>/dev/null ||
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "*/modules/$rel/*"
+	# ./lib/modules (5.10, 6.1) or ./usr/lib/modules (6.12, merged /usr)
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "*/modules/$rel/*"
 	local src=$tmp/lib/modules/$rel
 	[[ -d $src ]] || src=$tmp/usr/lib/modules/$rel
 	[[ -d $src/kernel ]] || die "$name: no modules/$rel/kernel in $deb"
@@ -88,6 +88,8 @@ extract_one() { # NAME
 		done
 	done
 	depmod -b "$out" "$rel"
+	rm -rf "$tmp"
+	tmp=
 	printf '%s\n' "$mods" >"$out/.done"
 	log "$name: $(ls "$out/ko" | sed 's/\.ko$//' | tr '\n' ' ')-> $out"
 }
