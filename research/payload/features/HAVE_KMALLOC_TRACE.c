@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kgen feature probe: kmalloc_trace() (6.1-6.9) with this signature, out of line
+ * (taking its address fails where it is undeclared; the redeclaration
+ * after it fails where it is a static inline or has another signature). */
+#include <linux/slab.h>
+
+static void *(*kgen_probe)(struct kmem_cache *, gfp_t, size_t) __maybe_unused = kmalloc_trace;
+void *kmalloc_trace(struct kmem_cache *, gfp_t, size_t);
