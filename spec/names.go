@@ -36,9 +36,7 @@ func badFieldName(v *Validator, path, name string) bool {
 // traceSystems are the kernel's own trace event systems (events/<system>
 // in tracefs, 5.10 to 6.12) and the files beside them. A module's events
 // live in events/<module name>: a module named after a kernel system would
-// share its directory, and kgen load would enable every event there
-// ("module" is both such a system and the kernel's module_init macro once
-// kgen appends _init).
+// share its directory, and kgen load would enable every event there.
 var traceSystems = strings.Fields(`alarmtimer avc block bpf_test_run bpf_trace bridge btrfs cgroup
 	clk compaction context_tracking cpuhp csd devfreq devlink dma dma_fence drm error_report
 	exceptions ext4 fib fib6 filelock filemap fs_dax ftrace gpio handshake huge_memory hwmon i2c
@@ -50,16 +48,18 @@ var traceSystems = strings.Fields(`alarmtimer avc block bpf_test_run bpf_trace b
 	wbt workqueue writeback x86_fpu xdp xen xfs
 	enable filter header_event header_page`)
 
-// moduleWords are module names whose generated identifiers (<name>_init,
-// <name>_exit) are kernel macros or functions every module sees.
-var moduleWords = strings.Fields(`module kernel trace tracepoint kprobe kretprobe printk kgen`)
+// moduleWords are module names kgen keeps for itself: the generated C
+// names its statics after the kind (krp_, otst_) and the runtime (kgen_),
+// never after the module, so only the runtime's prefix is left to clash
+// with the event names <module>_<id>.
+var moduleWords = strings.Fields(`kgen`)
 
 // badModuleName reports a module name that clashes with the kernel's trace
 // systems or with names the generated C uses; true if so.
 func badModuleName(v *Validator, name string) bool {
 	switch {
 	case containsWord(moduleWords, name):
-		v.Errorf("name", "%q clashes with kernel names the module's C uses (%s_init, %s_exit); choose another name", name, name, name)
+		v.Errorf("name", "%q is kgen's own prefix (its runtime's C names start with %s_); choose another name", name, name)
 	case containsWord(traceSystems, name):
 		v.Errorf("name", "%q is a kernel trace event system (tracefs events/%s): the module's events would share its directory; choose another name", name, name)
 	default:
