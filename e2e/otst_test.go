@@ -85,17 +85,35 @@ func checkOtst(t *testing.T, kernel string, s map[string]string) {
 			t.Errorf("kernel log has %q %d times, want once:\n%s", want, c, dm)
 		}
 	}
-	trig := regexp.MustCompile(`otst: triggered stacktrace for symbol ksys_sync at 0x([0-9a-f]+):`).FindAllStringSubmatch(dm, -1)
+	// The address: hashed by default ("0x" then %p's hash, or its
+	// "(____ptrval____)" before the hash key is ready), raw (%px, the
+	// original's) with raw_addresses=1: only the raw one is ksys_sync's.
+	ksym := regexp.MustCompile(`(?m)^([0-9a-f]+) T ksys_sync$`).FindStringSubmatch(s["kallsyms"])
+	if ksym == nil {
+		t.Fatalf("no ksys_sync in kallsyms:\n%s", s["kallsyms"])
+	}
+	sym, _ := strconv.ParseUint(ksym[1], 16, 64)
+	isSym := func(hex string) bool {
+		at, err := strconv.ParseUint(hex, 16, 64)
+		return err == nil && at >= sym && at < sym+16
+	}
+	trig := regexp.MustCompile(`otst: triggered stacktrace for symbol ksys_sync at 0x([0-9a-f]+|\(____ptrval____\)):`).FindAllStringSubmatch(dm, -1)
 	if len(trig) != 1 {
 		t.Errorf("kernel log has %d traces of ksys_sync, want 1:\n%s", len(trig), dm)
-	} else if m := regexp.MustCompile(`(?m)^([0-9a-f]+) T ksys_sync$`).FindStringSubmatch(s["kallsyms"]); m != nil {
-		sym, _ := strconv.ParseUint(m[1], 16, 64)
-		at, _ := strconv.ParseUint(trig[0][1], 16, 64)
-		if at < sym || at >= sym+16 {
-			t.Errorf("trace says ksys_sync at %#x; kallsyms has it at %#x", at, sym)
+	} else if isSym(trig[0][1]) {
+		t.Errorf("default trace logs ksys_sync's raw address %s (kallsyms %#x); want it hashed", trig[0][1], sym)
+	}
+	raw := regexp.MustCompile(`otst3: triggered stacktrace for symbol ksys_sync at 0x([0-9a-f]+):`).FindAllStringSubmatch(s["raw-dmesg"], -1)
+	if !strings.HasPrefix(s["raw"], "rc=0\nrc=0 \n") || !strings.HasSuffix(s["raw-dmesg"], "rc=0\n") {
+		t.Errorf("load otst3 raw_addresses=1, arm ksys_sync, unload:\n%s%s", s["raw"], s["raw-dmesg"])
+	}
+	if len(raw) != 3 { // otst3 takes 3 shots
+		t.Errorf("raw_addresses=1: %d traces of ksys_sync, want 3:\n%s", len(raw), s["raw-dmesg"])
+	}
+	for _, r := range raw {
+		if !isSym(r[1]) {
+			t.Errorf("raw_addresses=1: trace says ksys_sync at 0x%s; kallsyms has it at %#x", r[1], sym)
 		}
-	} else {
-		t.Errorf("no ksys_sync in kallsyms:\n%s", s["kallsyms"])
 	}
 	evs := otstEvents(t, s["readme-events"])
 	if len(evs) != 1 {

@@ -21,6 +21,7 @@ type otstData struct {
 	MaxShots   int
 	MaxSymbols int
 	Symbols    []string // C string literals of the validated symbols
+	Raw        bool     // log the probed address with %px
 }
 
 func (otstKind) Module(s spec.Spec, h Header) (Module, error) {
@@ -39,6 +40,7 @@ func (otstKind) Module(s spec.Spec, h Header) (Module, error) {
 		Shots:      o.Shots,
 		MaxShots:   spec.MaxOtstShots,
 		MaxSymbols: o.MaxSymbols,
+		Raw:        o.RawAddresses,
 	}
 	for _, sym := range o.Symbols {
 		d.Symbols = append(d.Symbols, CString(sym))

@@ -28,6 +28,10 @@ type Otst struct {
 	Shots int `yaml:"shots,omitempty" json:"shots,omitempty"`
 	// MaxSymbols bounds the symbols armed at once; default 64.
 	MaxSymbols int `yaml:"max_symbols,omitempty" json:"max_symbols,omitempty"`
+	// RawAddresses logs the probed address raw (%px), as the original
+	// did; default false: hashed (%p). Also the module parameter
+	// raw_addresses.
+	RawAddresses bool `yaml:"raw_addresses,omitempty" json:"raw_addresses,omitempty"`
 
 	// ModeBits is Mode parsed, set by Validate.
 	ModeBits int `yaml:"-" json:"-"`
@@ -154,5 +158,6 @@ func (*Otst) fieldDocs() map[string]fieldDoc {
 		"shots":   {Description: "Traces per arming (default 1: one-time).", Min: intp(1), Max: intp(MaxOtstShots)},
 		"max_symbols": {Description: "Symbols armed at once, at most (default 64).",
 			Min: intp(1), Max: intp(MaxOtstMaxSymbols)},
+		"raw_addresses": {Description: "Log the probed address raw (%px), as the original otst did, instead of hashed (%p); raw kernel addresses in the log defeat KASLR for whoever can read it (default false). Also the module parameter raw_addresses."},
 	}
 }

@@ -51,6 +51,18 @@ cat /tmp/readme.json
 sec readme-trace-summary
 cat /tmp/readme.err
 
+# 1b. The original's raw address, when asked for (raw_addresses=1); the
+#     README flow above logged it hashed, the default.
+sec raw
+kgen load otst3.ko raw_addresses=1 >/dev/null 2>&1; echo "rc=$?"
+dmesg -c >/dev/null
+w $P3 ksys_sync
+sync; sync; sync
+wait_empty $P3
+sec raw-dmesg
+dmesg -c | grep 'triggered stacktrace'
+kgen unload otst3 >/dev/null 2>&1; echo "rc=$?"
+
 # 2. Exactly once on SMP: two writers hammer write_null on both CPUs while
 #    it is armed 20 times; every arming must give exactly one trace.
 sec smp

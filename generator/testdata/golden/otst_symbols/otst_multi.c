@@ -82,6 +82,11 @@ static int otst_shots = 3;
 module_param_named(shots, otst_shots, int, 0644);
 MODULE_PARM_DESC(shots, "traces per arming, 1.." __stringify(OTST_MAX_SHOTS) "; read when a symbol is armed");
 
+/* kgen: raw_addresses */
+static bool otst_raw_addresses = false;
+module_param_named(raw_addresses, otst_raw_addresses, bool, 0644);
+MODULE_PARM_DESC(raw_addresses, "log the probed address raw (%px), as the original otst did; else hashed (%p)");
+
 static DEFINE_MUTEX(otst_lock);	/* guards the list and the count below */
 static LIST_HEAD(otst_armed);
 static u64 otst_arms;
@@ -127,9 +132,15 @@ static int otst_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	}
 	this_cpu_inc(otst_stats.triggers);
-	/* The original's wording and raw address: log scrapers rely on it. */
+	/*
+	 * The original's wording: log scrapers rely on it. Its raw address
+	 * only when asked for: it defeats KASLR for whoever reads the log.
+	 */
 	otst_dump_lock(flags);
-	pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
+	if (READ_ONCE(otst_raw_addresses))
+		pr_info("triggered stacktrace for symbol %s at 0x%px:\n", p->sym, kp->addr);
+	else
+		pr_info("triggered stacktrace for symbol %s at 0x%p:\n", p->sym, kp->addr);
 	dump_stack();
 	otst_dump_unlock(flags);
 	entries = this_cpu_ptr(otst_entries);
