@@ -35,8 +35,10 @@ var headerRE = regexp.MustCompile(`^(.+?)-(\d+)\s+(?:\(\s*(?:\d+|-+)\)\s+)?\[(\d
 var fieldKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
 // ParseLine parses one trace_pipe line in kgen's event format: space
-// separated key=value fields, decimal integers, 0x pointers, comm="..."
-// quoted, and a stack=0x..,0x.. or stack={0x..,0x..} field.
+// separated key=value fields, decimal integers, 0x pointers, comm='...'
+// quoted (comm="..." from modules built before the quotes changed: a
+// double quote inside a print format breaks libtraceevent), and a
+// stack=0x..,0x.. or stack={0x..,0x..} field.
 func ParseLine(line string) (Event, error) {
 	line = strings.TrimSpace(line)
 	m := headerRE.FindStringSubmatch(line)
@@ -76,7 +78,7 @@ func parseFields(s string, ev *Event) error {
 		key := s[:loc[1]-1]
 		s = s[loc[1]:]
 		var val string
-		quoted := strings.HasPrefix(s, `"`)
+		quoted := strings.HasPrefix(s, `'`) || strings.HasPrefix(s, `"`)
 		if quoted {
 			end := closingQuote(s)
 			if end < 0 {
@@ -108,11 +110,12 @@ func parseFields(s string, ev *Event) error {
 	}
 }
 
-// closingQuote finds the quote ending a value that starts with one: the
-// first quote followed by the end or by " key=" (comm may hold quotes).
+// closingQuote finds the quote ending a value that starts with one (' or
+// "): the first same quote followed by the end or by " key=" (comm may
+// hold quotes).
 func closingQuote(s string) int {
 	for i := 1; i < len(s); i++ {
-		if s[i] != '"' {
+		if s[i] != s[0] {
 			continue
 		}
 		rest := s[i+1:]
