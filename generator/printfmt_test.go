@@ -218,16 +218,16 @@ func expect(t tokType, tok string, want tokType, wantTok string) error {
 type argKind int
 
 const (
-	argAtom      argKind = iota // a number or name
-	argField                    // REC->x
-	argOp                       // an expression
-	argType                     // (type)x
-	argString                   // __get_str(x)
-	argDynArray                 // __get_dynamic_array(x)
-	argDynLen                   // __get_dynamic_array_len(x)
-	argIntArray                 // __print_array(a, n, size)
-	argHex                      // __print_hex(a, n) and __print_hex_str
-	argBitmask                  // __get_bitmask(x), __get_cpumask(x)
+	argAtom     argKind = iota // a number or name
+	argField                   // REC->x
+	argOp                      // an expression
+	argType                    // (type)x
+	argString                  // __get_str(x)
+	argDynArray                // __get_dynamic_array(x)
+	argDynLen                  // __get_dynamic_array_len(x)
+	argIntArray                // __print_array(a, n, size)
+	argHex                     // __print_hex(a, n) and __print_hex_str
+	argBitmask                 // __get_bitmask(x), __get_cpumask(x)
 )
 
 type printArg struct {
