@@ -67,7 +67,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 		__entry->latency = ev->latency;
 		__entry->nr_stack = min_t(unsigned int, ev->nr_stack, MULTI_STACK_DEPTH);
 		memset(__entry->stack, 0, sizeof(__entry->stack));
-		memcpy(__entry->stack, ev->stack, __entry->nr_stack * sizeof(unsigned long));
+		memcpy(__entry->stack, ev->stack, __entry->nr_stack * __SIZEOF_LONG__);
 	),
 
 	TP_printk("pid=%d comm='%s' dfd=%lld filename=0x%llx fd=%lld latency=%llu stack=%s",
@@ -76,7 +76,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 		  __entry->filename,
 		  __entry->fd,
 		  __entry->latency,
-		  __print_array(__entry->stack, __entry->nr_stack, sizeof(unsigned long)))
+		  __print_array(__entry->stack, __entry->nr_stack, __SIZEOF_LONG__))
 );
 
 /* kgen: probes[1] */

@@ -55,7 +55,7 @@ TRACE_EVENT(otst_trigger,
 		  __entry->pid, __entry->tid, __entry->comm, __entry->cpu,
 		  __get_str(symbol), __entry->addr, __entry->shot,
 		  __print_array(__get_dynamic_array(stack), __entry->nr_stack,
-				sizeof(unsigned long)))
+				__SIZEOF_LONG__))
 );
 
 #endif /* _OTST_TRACE_H */
