@@ -435,6 +435,41 @@ func TestTraceRecreatesInstance(t *testing.T) {
 	}
 }
 
+// TestTraceTurnsTracingBackOn: trace-cmd extract -B kgen_<name> turns the
+// instance's tracing_on and events off (and fails to remove it while kgen
+// trace reads): Trace turns both back on and says so.
+func TestTraceTurnsTracingBackOn(t *testing.T) {
+	f := newFakeSys(t)
+	var log bytes.Buffer
+	f.opts.Log = &log
+	st, err := Load(f.ko(), nil, f.opts)
+	must(t, err)
+	on := f.host(st.Instance + "/tracing_on")
+	enable := f.host(st.Events + "/enable")
+	must(t, os.WriteFile(on, []byte("0\n"), 0o644))
+	must(t, os.WriteFile(enable, []byte("0\n"), 0o644))
+	must(t, os.WriteFile(f.host(st.Instance+"/trace_pipe"), []byte("sh-71 [000] ..... 12.000001: tick: pid=71 comm='sh' seq=1\n"), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	n := 0
+	_, err = Trace(ctx, "kgen_testmod", &TraceOptions{Options: f.opts, PollInterval: 10 * time.Millisecond},
+		func(e Event) error {
+			n++
+			// switched off again while kgen trace runs
+			must(t, os.WriteFile(enable, []byte("0\n"), 0o644))
+			return nil
+		})
+	must(t, err)
+	for _, p := range []string{on, enable} {
+		if b, err := os.ReadFile(p); err != nil || strings.TrimSpace(string(b)) != "1" {
+			t.Errorf("%s = %q, %v; want 1", p, b, err)
+		}
+	}
+	if n != 1 || strings.Count(log.String(), "turned it back on") != 2 {
+		t.Errorf("%d events; log:\n%s", n, log.String())
+	}
+}
+
 func TestTraceNeedsInstance(t *testing.T) {
 	f := newFakeSys(t, Mount{"/sys/kernel/tracing", "tracefs"})
 	_, err := Trace(context.Background(), "kgen_testmod", &TraceOptions{Options: f.opts}, func(Event) error { return nil })

@@ -78,10 +78,33 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		o.logf("note: tracefs instance %s was removed by another tool; recreated it with module %s's events enabled", inst, name)
 		return nil
 	}
+	// trace-cmd extract -B kgen_<name> also turns the instance's
+	// tracing_on and events off before it tries to remove it (which fails
+	// while kgen trace holds trace_pipe open): turn them back on.
+	turnOn := func() error {
+		var fixed []string
+		for _, k := range []string{path.Join(inst, "tracing_on"), path.Join(inst, "events", name, "enable")} {
+			b, err := os.ReadFile(o.host(k))
+			if err != nil || strings.TrimSpace(string(b)) == "1" {
+				continue // a module without events has no enable file
+			}
+			if err := writeKnob(o, k, "1"); err != nil {
+				return fmt.Errorf("trace %s: %w", name, err)
+			}
+			fixed = append(fixed, k)
+		}
+		if len(fixed) > 0 {
+			o.logf("note: another tool turned off %s; turned it back on", strings.Join(fixed, " and "))
+		}
+		return nil
+	}
 	if !isDir(o.host(inst)) {
 		if err := recreate(); err != nil {
 			return nil, err
 		}
+	}
+	if err := turnOn(); err != nil {
+		return nil, err
 	}
 	// The reads of trace_pipe below must not trace themselves: a probe on
 	// vfs_read would otherwise feed itself an event per read, forever.
@@ -97,13 +120,14 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: pipe, Err: err}
 	}
-	// gone is checked while the pipe is idle. The kernels tested refuse to
-	// remove an instance whose trace_pipe is open (EBUSY), but one that
-	// lets it go must not leave kgen trace reading a dead file: reopen the
-	// pipe of a recreated instance.
+	// gone is checked while the pipe is idle: the instance still records
+	// (turnOn), or it went away. The kernels tested refuse to remove an
+	// instance whose trace_pipe is open (EBUSY), but one that lets it go
+	// must not leave kgen trace reading a dead file: reopen the pipe of a
+	// recreated instance.
 	gone := func() (bool, error) {
 		if isDir(o.host(inst)) {
-			return false, nil
+			return false, turnOn()
 		}
 		unix.Close(fd)
 		fd = -1

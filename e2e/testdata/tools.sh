@@ -77,8 +77,9 @@ $PERF record -q -e vfs_read_lat:vfs_read_lat_vfs_read --filter 'count == 16384' 
 echo "rc=$?"
 $PERF --no-pager script -i perff.data 2>&1
 
-# 5. Another tool removes kgen's instance: trace-cmd extract -B deletes
-#    the instance it extracted from.
+# 5. Another tool takes kgen's instance: trace-cmd extract -B turns its
+#    tracing and events off and deletes it (which fails with EBUSY while
+#    kgen trace reads it).
 sec extract-while-tracing
 kgen trace krstack --json >ext1.json 2>ext1.err &
 KT=$!
@@ -86,6 +87,7 @@ sleep 3
 $TC extract -B kgen_krstack -o ext.dat >/dev/null 2>&1; echo "extract rc=$?"
 echo "-- instances"
 ls $T/instances
+sleep 1 # kgen trace looks at its instance each 200 ms while idle
 dd if=/dev/zero of=/dev/null bs=1000 count=2 2>/dev/null
 sleep 2
 kill $KT # SIGTERM: a background job of a script ignores SIGINT
