@@ -67,7 +67,7 @@ TRACE_EVENT(multi_do_sys_openat2,
 		__entry->latency = ev->latency;
 		__entry->nr_stack = min_t(unsigned int, ev->nr_stack, MULTI_STACK_DEPTH);
 		memset(__entry->stack, 0, sizeof(__entry->stack));
-		memcpy(__entry->stack, ev->stack, __entry->nr_stack * __SIZEOF_LONG__);
+		memcpy(__entry->stack, ev->stack, __entry->nr_stack * sizeof(unsigned long));
 	),
 
 	TP_printk("pid=%d comm='%s' dfd=%lld filename=0x%llx fd=%lld latency=%llu stack=%s",
