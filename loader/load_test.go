@@ -465,7 +465,7 @@ func TestTraceTurnsTracingBackOn(t *testing.T) {
 			t.Errorf("%s = %q, %v; want 1", p, b, err)
 		}
 	}
-	if n != 1 || strings.Count(log.String(), "turned it back on") != 2 {
+	if n != 1 || strings.Count(log.String(), "turned them back on") != 1 || strings.Count(log.String(), "turned it back on") != 1 {
 		t.Errorf("%d events; log:\n%s", n, log.String())
 	}
 }

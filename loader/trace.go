@@ -93,8 +93,11 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 			}
 			fixed = append(fixed, k)
 		}
-		if len(fixed) > 0 {
-			o.logf("note: another tool turned off %s; turned it back on", strings.Join(fixed, " and "))
+		switch len(fixed) {
+		case 1:
+			o.logf("note: another tool turned off %s; turned it back on", fixed[0])
+		case 2:
+			o.logf("note: another tool turned off %s and %s; turned them back on", fixed[0], fixed[1])
 		}
 		return nil
 	}
