@@ -29,14 +29,14 @@ die() { printf '%s\n' "fetch-tools: error: $*" >&2; exit 1; }
 
 SUITE=bookworm
 TOOLS=(trace-cmd linux-perf)
-GUEST_ROOT=/opt/tools # where the guest finds root/ (kgen vm --add)
+GUEST_ROOT=/opt/tools # where the guest has guest/ (kgen vm --add guest:/opt/tools)
 
 # needed FILE: the sonames FILE links against.
 needed() { readelf -d --wide "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'; }
 
 # build_guest DIR: DIR/guest gets the programs, the plugins and the shared
 # libraries they need (followed through NEEDED, symlinks resolved), about
-# 40 MB instead of the 150 MB the packages unpack to; DIR/bin the wrappers.
+# 34 MB instead of the 155 MB the packages unpack to; DIR/bin the wrappers.
 build_guest() {
 	local d=$1 r=$1/root g=$1/guest
 	local libdirs=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu)
