@@ -36,6 +36,8 @@ $TC report -i latf.dat 2>&1
 sec lat-report-filter
 $TC record -q -e vfs_read_lat -o latr.dat \
 	sh -c 'dd if=/dev/zero of=/dev/null bs=8192 count=2; dd if=/dev/zero of=/dev/null bs=16384 count=2' >/dev/null 2>&1
+echo "rc=$?"
+echo "-- unfiltered: $($TC report latr.dat 2>&1 | grep -c "comm='dd'") lines of dd"
 # -F before the file: trace-cmd 3.1 applies it to the inputs that follow
 $TC report -F 'vfs_read_lat_vfs_read: count == 8192 && comm == "dd"' latr.dat 2>&1
 
