@@ -31,6 +31,7 @@ deps:
 
 kernels: deps
 	scripts/fetch-kernels.sh $(KERNELS)
+	scripts/fetch-tools.sh
 
 demo: deps build
 	scripts/fetch-kernels.sh debian-6.1

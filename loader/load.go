@@ -180,6 +180,23 @@ func removeInstance(o *Options, inst string) error {
 	return nil
 }
 
+// restoreInstance recreates module name's tracefs instance inst after
+// another tool removed it (trace-cmd extract/reset -B kgen_<name>, rmdir)
+// and enables the module's events in it again, as Load did. A module that
+// is no longer loaded has no events: then the new instance is removed
+// again and ErrNoInstance returned.
+func restoreInstance(o *Options, name, inst string) error {
+	if err := o.Mkdir(o.host(inst), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("recreate tracefs instance %s: %w", inst, err)
+	}
+	events := path.Join(inst, "events", name)
+	if !isDir(o.host(events)) {
+		_ = removeInstance(o, inst)
+		return fmt.Errorf("recreate tracefs instance %s: %w: module %s has no events there (is it loaded? `kgen load` it again)", inst, ErrNoInstance, name)
+	}
+	return writeKnob(o, path.Join(events, "enable"), "1")
+}
+
 func writeKnob(o *Options, p, v string) error {
 	f, err := os.OpenFile(o.host(p), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {

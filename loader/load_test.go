@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -385,6 +386,98 @@ func TestTraceFake(t *testing.T) {
 	want := `{"ts":12.345678,"cpu":0,"task":"sh","pid":71,"event":"tick","fields":{"comm":"sh","pid":71,"seq":1,"val":6},"stack":["_stext+0x10/0x100","kgen_testmod_emit+0x5/0x40 [kgen_testmod]"]}`
 	if string(b) != want {
 		t.Errorf("json:\n got %s\nwant %s", b, want)
+	}
+}
+
+// TestTraceRecreatesInstance: another tool removing kgen's instance
+// (trace-cmd extract -B kgen_<name> does) before or while kgen trace runs
+// costs no events afterwards: Trace recreates it, enables the module's
+// events as Load did, says so, and keeps streaming.
+func TestTraceRecreatesInstance(t *testing.T) {
+	f := newFakeSys(t)
+	var log bytes.Buffer
+	f.opts.Log = &log
+	st, err := Load(f.ko(), nil, f.opts)
+	must(t, err)
+	enable := f.host(st.Events + "/enable")
+	line := func(seq int) string {
+		return fmt.Sprintf("sh-71 [000] ..... 12.%06d: tick: pid=71 comm=\"sh\" seq=%d val=0 stack={}\n", seq, seq)
+	}
+	// Each new instance's trace_pipe gets the next event.
+	seq := 0
+	mkdir := f.opts.Mkdir
+	f.opts.Mkdir = func(p string, perm os.FileMode) error {
+		if err := mkdir(p, perm); err != nil {
+			return err
+		}
+		seq++
+		return os.WriteFile(filepath.Join(p, "trace_pipe"), []byte(line(seq)), 0o644)
+	}
+	must(t, os.RemoveAll(f.host(st.Instance))) // removed before kgen trace starts
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var seqs []int64
+	_, err = Trace(ctx, "kgen_testmod", &TraceOptions{Options: f.opts, PollInterval: 10 * time.Millisecond},
+		func(e Event) error {
+			seqs = append(seqs, e.Fields["seq"].(int64))
+			if len(seqs) == 1 { // removed while kgen trace runs
+				must(t, os.RemoveAll(f.host(st.Instance)))
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(seqs, []int64{1, 2}) {
+		t.Errorf("events seq %v, want 1 (first instance) and 2 (recreated while tracing)", seqs)
+	}
+	if b, err := os.ReadFile(enable); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("events/enable of the recreated instance = %q, %v; want 1", b, err)
+	}
+	if n := strings.Count(log.String(), "was removed by another tool; recreated it"); n != 2 {
+		t.Errorf("log says recreated %d times, want 2:\n%s", n, log.String())
+	}
+
+	// Not loaded by kgen (no state): nothing to recreate.
+	must(t, os.RemoveAll(f.host(st.Instance)))
+	must(t, os.Remove(statePath(f.opts.withDefaults(), "kgen_testmod")))
+	if _, err := Trace(ctx, "kgen_testmod", &TraceOptions{Options: f.opts}, func(Event) error { return nil }); !errors.Is(err, ErrNoInstance) {
+		t.Errorf("without kgen's state: err = %v, want ErrNoInstance", err)
+	}
+}
+
+// TestTraceTurnsTracingBackOn: trace-cmd extract -B kgen_<name> turns the
+// instance's tracing_on and events off (and fails to remove it while kgen
+// trace reads): Trace turns both back on and says so.
+func TestTraceTurnsTracingBackOn(t *testing.T) {
+	f := newFakeSys(t)
+	var log bytes.Buffer
+	f.opts.Log = &log
+	st, err := Load(f.ko(), nil, f.opts)
+	must(t, err)
+	on := f.host(st.Instance + "/tracing_on")
+	enable := f.host(st.Events + "/enable")
+	must(t, os.WriteFile(on, []byte("0\n"), 0o644))
+	must(t, os.WriteFile(enable, []byte("0\n"), 0o644))
+	must(t, os.WriteFile(f.host(st.Instance+"/trace_pipe"), []byte("sh-71 [000] ..... 12.000001: tick: pid=71 comm=\"sh\" seq=1 val=0 stack={}\n"), 0o644))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	n := 0
+	_, err = Trace(ctx, "kgen_testmod", &TraceOptions{Options: f.opts, PollInterval: 10 * time.Millisecond},
+		func(e Event) error {
+			n++
+			// switched off again while kgen trace runs
+			must(t, os.WriteFile(enable, []byte("0\n"), 0o644))
+			return nil
+		})
+	must(t, err)
+	for _, p := range []string{on, enable} {
+		if b, err := os.ReadFile(p); err != nil || strings.TrimSpace(string(b)) != "1" {
+			t.Errorf("%s = %q, %v; want 1", p, b, err)
+		}
+	}
+	if n != 1 || strings.Count(log.String(), "turned them back on") != 1 || strings.Count(log.String(), "turned it back on") != 1 {
+		t.Errorf("%d events; log:\n%s", n, log.String())
 	}
 }
 

@@ -128,10 +128,10 @@ func TestReadPipeDrainsAfterCancel(t *testing.T) {
 	cancel()
 	var got []string
 	start := time.Now()
-	err := readPipe(ctx, p[0], 50*time.Millisecond, func(l string) error {
+	err := readPipe(ctx, func() int { return p[0] }, 50*time.Millisecond, func(l string) error {
 		got = append(got, l)
 		return nil
-	})
+	}, nil)
 	if err != nil || strings.Join(got, ",") != "a,b,c" {
 		t.Errorf("readPipe after cancel = %q, %v; want a,b,c", got, err)
 	}

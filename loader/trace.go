@@ -62,8 +62,52 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		return nil, fmt.Errorf("trace %s: %w: tracefs is not mounted; load the module with `kgen load` first", name, ErrNoTracefs)
 	}
 	inst := path.Join(dirs.tracing, "instances", InstanceName(name))
+	// Another tool may have removed the instance (trace-cmd extract -B
+	// deletes it): when kgen loaded the module, put it back.
+	recreate := func() error {
+		st, err := readState(o, name)
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			return fmt.Errorf("trace %s: %w: %s does not exist; load the module with `kgen load` first", name, ErrNoInstance, inst)
+		}
+		if err := restoreInstance(o, name, inst); err != nil {
+			return fmt.Errorf("trace %s: %w", name, err)
+		}
+		o.logf("note: tracefs instance %s was removed by another tool; recreated it with module %s's events enabled", inst, name)
+		return nil
+	}
+	// trace-cmd extract -B kgen_<name> also turns the instance's
+	// tracing_on and events off before it tries to remove it (which fails
+	// while kgen trace holds trace_pipe open): turn them back on.
+	turnOn := func() error {
+		var fixed []string
+		for _, k := range []string{path.Join(inst, "tracing_on"), path.Join(inst, "events", name, "enable")} {
+			b, err := os.ReadFile(o.host(k))
+			if err != nil || strings.TrimSpace(string(b)) == "1" {
+				continue // a module without events has no enable file
+			}
+			if err := writeKnob(o, k, "1"); err != nil {
+				return fmt.Errorf("trace %s: %w", name, err)
+			}
+			fixed = append(fixed, k)
+		}
+		switch len(fixed) {
+		case 1:
+			o.logf("note: another tool turned off %s; turned it back on", fixed[0])
+		case 2:
+			o.logf("note: another tool turned off %s and %s; turned them back on", fixed[0], fixed[1])
+		}
+		return nil
+	}
 	if !isDir(o.host(inst)) {
-		return nil, fmt.Errorf("trace %s: %w: %s does not exist; load the module with `kgen load` first", name, ErrNoInstance, inst)
+		if err := recreate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := turnOn(); err != nil {
+		return nil, err
 	}
 	// The reads of trace_pipe below must not trace themselves: a probe on
 	// vfs_read would otherwise feed itself an event per read, forever.
@@ -71,7 +115,7 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	restore := ignoreSelf(o, inst)
-	defer restore()
+	defer func() { restore() }()
 
 	parser, err := loadParser(o, path.Join(inst, "events", name))
 	if err != nil {
@@ -82,6 +126,29 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	fd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: pipe, Err: err}
+	}
+	// gone is checked while the pipe is idle: the instance still records
+	// (turnOn), or it went away. The kernels tested refuse to remove an
+	// instance whose trace_pipe is open (EBUSY), but one that lets it go
+	// must not leave kgen trace reading a dead file: reopen the pipe of a
+	// recreated instance.
+	gone := func() (bool, error) {
+		if isDir(o.host(inst)) {
+			return false, turnOn()
+		}
+		unix.Close(fd)
+		fd = -1
+		if err := recreate(); err != nil {
+			return true, err
+		}
+		restore = ignoreSelf(o, inst)
+		before = 0
+		nfd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return true, &os.PathError{Op: "open", Path: pipe, Err: err}
+		}
+		fd = nfd
+		return true, nil
 	}
 	sum := &TraceSummary{}
 	var sym *Symbolizer
@@ -118,8 +185,10 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		return fn(ev)
 	}
 
-	err = readPipe(ctx, fd, interval, handle)
-	unix.Close(fd)
+	err = readPipe(ctx, func() int { return fd }, interval, handle, gone)
+	if fd >= 0 {
+		unix.Close(fd)
+	}
 	after := overruns(o, inst)
 	if after >= before {
 		sum.Lost = after - before
@@ -175,11 +244,12 @@ func ignoreSelf(o *Options, inst string) func() {
 // reader from exiting.
 const drainLimit = 2 * time.Second
 
-// readPipe calls line for every line of the non-blocking trace_pipe fd
+// readPipe calls line for every line of the non-blocking trace_pipe fd()
 // until ctx ends, then for what is still buffered (for up to drainLimit),
 // so events recorded before a Ctrl-C or the end of --duration are not
-// dropped.
-func readPipe(ctx context.Context, fd int, interval time.Duration, line func(string) error) error {
+// dropped. When the pipe is idle it asks gone (if not nil) whether the
+// file went away, which may replace fd().
+func readPipe(ctx context.Context, fdf func() int, interval time.Duration, line func(string) error, gone func() (bool, error)) error {
 	buf := make([]byte, 64*1024)
 	var pending []byte
 	ms := int(interval / time.Millisecond)
@@ -188,7 +258,7 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 	readAll := func(more func() bool) (bool, error) {
 		got := false
 		for more() {
-			r, err := unix.Read(fd, buf)
+			r, err := unix.Read(fdf(), buf)
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
@@ -214,6 +284,18 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 		}
 		return got, nil
 	}
+	// idle asks gone whether the pipe went away; a new pipe starts with
+	// no partial line.
+	idle := func() error {
+		if gone == nil {
+			return nil
+		}
+		replaced, err := gone()
+		if replaced {
+			pending = nil
+		}
+		return err
+	}
 	drain := func() error {
 		end := time.Now().Add(drainLimit)
 		_, err := readAll(func() bool { return time.Now().Before(end) })
@@ -223,7 +305,7 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 		if ctx.Err() != nil {
 			return drain()
 		}
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		pfd := []unix.PollFd{{Fd: int32(fdf()), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, ms)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -232,6 +314,9 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 			return fmt.Errorf("poll trace_pipe: %w", err)
 		}
 		if n == 0 {
+			if err := idle(); err != nil {
+				return err
+			}
 			continue
 		}
 		got, err := readAll(func() bool { return ctx.Err() == nil })
@@ -239,6 +324,9 @@ func readPipe(ctx context.Context, fd int, interval time.Duration, line func(str
 			return err
 		}
 		if !got {
+			if err := idle(); err != nil {
+				return err
+			}
 			// Readable but nothing to read (a regular file at EOF, or a
 			// spurious wakeup): do not spin.
 			select {

@@ -385,4 +385,7 @@ main() {
 	write_ready
 }
 
-main "$@"
+# Sourced (scripts/fetch-tools.sh reuses the private apt above): no main.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	main "$@"
+fi

@@ -48,7 +48,7 @@ TRACE_EVENT(vfs_read_lat_vfs_read,
 		__entry->latency = ev->latency;
 	),
 
-	TP_printk("pid=%d comm=\"%s\" count=%llu ret=%lld latency=%llu",
+	TP_printk("pid=%d comm='%s' count=%llu ret=%lld latency=%llu",
 		  __entry->pid, __entry->comm,
 		  __entry->count,
 		  __entry->ret,

@@ -70,13 +70,13 @@ TRACE_EVENT(multi_do_sys_openat2,
 		memcpy(__entry->stack, ev->stack, __entry->nr_stack * sizeof(unsigned long));
 	),
 
-	TP_printk("pid=%d comm=\"%s\" dfd=%lld filename=0x%llx fd=%lld latency=%llu stack=%s",
+	TP_printk("pid=%d comm='%s' dfd=%lld filename=0x%llx fd=%lld latency=%llu stack=%s",
 		  __entry->pid, __entry->comm,
 		  __entry->dfd,
 		  __entry->filename,
 		  __entry->fd,
 		  __entry->latency,
-		  __print_array(__entry->stack, __entry->nr_stack, sizeof(unsigned long)))
+		  __print_array(__entry->stack, __entry->nr_stack, __SIZEOF_LONG__))
 );
 
 /* kgen: probes[1] */
@@ -96,7 +96,7 @@ TRACE_EVENT(multi_do_nanosleep,
 		memcpy(__entry->comm, current->comm, TASK_COMM_LEN);
 	),
 
-	TP_printk("pid=%d comm=\"%s\"",
+	TP_printk("pid=%d comm='%s'",
 		  __entry->pid, __entry->comm)
 );
 
@@ -119,7 +119,7 @@ TRACE_EVENT(multi_vfs_write_isra_0,
 		__entry->ret = ev->ret;
 	),
 
-	TP_printk("pid=%d comm=\"%s\" ret=%lld",
+	TP_printk("pid=%d comm='%s' ret=%lld",
 		  __entry->pid, __entry->comm,
 		  __entry->ret)
 );

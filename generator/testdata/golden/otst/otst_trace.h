@@ -51,11 +51,11 @@ TRACE_EVENT(otst_trigger,
 		       nr_stack * sizeof(unsigned long));
 	),
 
-	TP_printk("pid=%d tid=%d comm=\"%s\" cpu=%u symbol=%s addr=0x%lx shot=%u stack=%s",
+	TP_printk("pid=%d tid=%d comm='%s' cpu=%u symbol=%s addr=0x%lx shot=%u stack=%s",
 		  __entry->pid, __entry->tid, __entry->comm, __entry->cpu,
 		  __get_str(symbol), __entry->addr, __entry->shot,
 		  __print_array(__get_dynamic_array(stack), __entry->nr_stack,
-				sizeof(unsigned long)))
+				__SIZEOF_LONG__))
 );
 
 #endif /* KGEN_TRACE_H */
