@@ -196,6 +196,29 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 	if strings.Count(s["unload"], "rc=0") != 3 {
 		t.Errorf("unload/load/unload:\n%s", s["unload"])
 	}
+	// kgen run.
+	run := s["run"]
+	if !strings.HasPrefix(run, "rc=4\n") {
+		t.Errorf("kgen run -- sh -c '... exit 4' did not exit 4:\n%s\n%s", run, s["run-err"])
+	}
+	for _, want := range []string{
+		`openat(AT_FDCWD, "/nonexistent_run", O_RDONLY) = -1 ENOENT (No such file or directory)`,
+		`--- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=`,
+		`["sh", "-c", "exit 2"] ---`,
+		`+++ exited with 2 +++`, `+++ exited with 4 +++`,
+	} {
+		if !strings.Contains(run, want) {
+			t.Errorf("kgen run output lacks %q:\n%s", want, run)
+		}
+	}
+	if !strings.Contains(s["run-err"], "% time     seconds  usecs/call     calls    errors syscall") ||
+		!regexp.MustCompile(`(?m) openat$`).MatchString(s["run-err"]) || !strings.Contains(s["run-err"], " 0 events lost") {
+		t.Errorf("kgen run summary:\n%s", s["run-err"])
+	}
+	if !strings.Contains(s["attach"], "rc=0\n") || strings.Contains(s["attach"], "attach-openat=0\n") ||
+		!strings.Contains(s["attach"], "loaded=0\n") {
+		t.Errorf("kgen run -p PID, then Ctrl-C:\n%s", s["attach"])
+	}
 	if strings.TrimSpace(s["left"]) != "0" {
 		t.Errorf("left behind: %q", s["left"])
 	}

@@ -49,11 +49,16 @@ The module stays loaded and its events stay enabled.`,
 				_, err := fmt.Fprintln(stdout, line)
 				return err
 			}
+			// A process-kind module's events print strace style.
+			st := &loader.Strace{Module: args[0], W: stdout}
 			enc := json.NewEncoder(stdout)
 			enc.SetEscapeHTML(false)
 			sum, err := loader.Trace(ctx, args[0], opts, func(ev loader.Event) error {
 				if asJSON {
 					return enc.Encode(ev)
+				}
+				if ok, err := st.Handle(ev); ok || err != nil {
+					return err
 				}
 				_, err := fmt.Fprintln(stdout, ev.Raw)
 				return err

@@ -115,6 +115,24 @@ echo "before-load dd-reads=$(grep ' dd-' $T/trace | grep -c 'sys_enter: NR 0 ')"
 echo "exclusive=$(grep '^ptrace exclusive' $D/stats)"
 echo go >/tmp/go; wait $TP
 kgen unload ptrace >/dev/null; echo "rc=$?"
+# 4. kgen run: a command followed from its first instruction, its status
+#    passed on; -p attaches to a running process until Ctrl-C.
+sec run
+kgen run ptrace.ko -- sh -c 'trap "echo usr1" USR1; cat /nonexistent_run; kill -USR1 $$; sh -c "exit 2"; exit 4' >/tmp/run.out 2>/tmp/run.err
+echo "rc=$?"
+cat /tmp/run.out
+sec run-err
+cat /tmp/run.err
+sec attach
+sh -c 'while [ ! -e /tmp/stop2 ]; do cat /nonexistent_attach 2>/dev/null; sleep 0.2; done' &
+AP=$!
+kgen run ptrace.ko -p $AP >/tmp/attach.out 2>/tmp/attach.err &
+KR=$!
+sleep 3
+kill -INT $KR; wait $KR; echo "rc=$?"
+touch /tmp/stop2; wait $AP
+echo "attach-openat=$(grep -c 'openat(AT_FDCWD, "/nonexistent_attach", O_RDONLY) = -1 ENOENT' /tmp/attach.out)"
+echo "loaded=$(lsmod | grep -c '^ptrace')"
 sec left
 lsmod | grep -c '^ptrace' ; ls $T/instances
 sec dmesg
