@@ -193,6 +193,9 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 			t.Errorf("ftrace raw_syscalls %s: not all 1000 reads of dd seen:\n%s%s", k, s["ftrace"], s["unload"])
 		}
 	}
+	if !strings.Contains(s["ftrace"], "while-loaded during: ptrace exclusive 0\n") {
+		t.Errorf("ftrace enabled while kgen traces, yet the flag stays cleared on tasks not followed:\n%s", s["ftrace"])
+	}
 	if strings.Count(s["unload"], "rc=0") != 3 {
 		t.Errorf("unload/load/unload:\n%s", s["unload"])
 	}

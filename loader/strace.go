@@ -32,41 +32,33 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 		s.pending = map[int]Event{}
 	}
 	tid := fint(ev, "tid")
-	var line string
+	// A call in flight is shown unfinished once another task's event
+	// comes between its entry and its exit.
+	line := s.flush(tid)
 	switch kind {
 	case "sys_enter":
 		if old, ok := s.pending[tid]; ok {
-			line = fmt.Sprintf("%d %s <unfinished ...>\n", tid, callText(old))
+			line += fmt.Sprintf("%d %s <unfinished ...>\n", tid, callText(old))
 		}
 		s.pending[tid] = ev
-		// Other tasks' calls in flight are shown unfinished only when
-		// this one interleaves with them.
-		for t, p := range s.pending {
-			if t != tid {
-				line += fmt.Sprintf("%d %s <unfinished ...>\n", t, callText(p))
-				delete(s.pending, t)
-				s.pending[-t] = p // resumed later
-			}
-		}
 		_, err := io.WriteString(s.W, line)
 		return true, err
 	case "sys_exit":
 		name := fstr(ev, "name")
 		ret := retText(name, fint64(ev, "ret"))
 		if in, ok := s.pending[tid]; ok && fint(in, "nr") == fint(ev, "nr") {
-			line = fmt.Sprintf("%d %s = %s\n", tid, callText(in), ret)
-			delete(s.pending, tid)
+			line += fmt.Sprintf("%d %s = %s\n", tid, callText(in), ret)
 		} else {
-			delete(s.pending, -tid)
-			line = fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
+			line += fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
 		}
+		delete(s.pending, tid)
 	case "fork":
-		line = fmt.Sprintf("%d --- forked %d (%s) ---\n", tid, fint(ev, "child"), cloneFlags(fuint(ev, "flags")))
+		line += fmt.Sprintf("%d --- forked %d (%s) ---\n", tid, fint(ev, "child"), cloneFlags(fuint(ev, "flags")))
 	case "exec":
-		line = fmt.Sprintf("%d --- exec %q %s ---\n", tid, fstr(ev, "filename"), fstr(ev, "argv"))
+		line += fmt.Sprintf("%d --- exec %q %s ---\n", tid, fstr(ev, "filename"), fstr(ev, "argv"))
 	case "exit":
 		if p, ok := s.pending[tid]; ok {
-			line = fmt.Sprintf("%d %s = ?\n", tid, callText(p))
+			line += fmt.Sprintf("%d %s = ?\n", tid, callText(p))
 			delete(s.pending, tid)
 		}
 		code := fint(ev, "code")
@@ -83,16 +75,34 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 			line += fmt.Sprintf("%d +++ exited with %d +++\n", tid, code>>8&0xff)
 		}
 	case "signal_deliver":
-		line = fmt.Sprintf("%d --- %s {si_signo=%[2]s, si_code=%s, si_pid=%d} ---\n", tid,
+		line += fmt.Sprintf("%d --- %s {si_signo=%[2]s, si_code=%s, si_pid=%d} ---\n", tid,
 			sigName(fint(ev, "sig")), siCode(fint(ev, "code")), fint(ev, "sender"))
 	case "signal_generate":
-		line = fmt.Sprintf("%d --- %s sent by %d (si_code=%s, result %d) ---\n", tid,
+		line += fmt.Sprintf("%d --- %s sent by %d (si_code=%s, result %d) ---\n", tid,
 			sigName(fint(ev, "sig")), fint(ev, "sender"), siCode(fint(ev, "code")), fint(ev, "result"))
 	default:
 		return false, nil
 	}
 	_, err := io.WriteString(s.W, line)
 	return true, err
+}
+
+// flush shows the calls in flight of tasks other than tid as unfinished,
+// in tid order; their exits print as resumed.
+func (s *Strace) flush(tid int) string {
+	var tids []int
+	for t := range s.pending {
+		if t != tid {
+			tids = append(tids, t)
+		}
+	}
+	sort.Ints(tids)
+	var b strings.Builder
+	for _, t := range tids {
+		fmt.Fprintf(&b, "%d %s <unfinished ...>\n", t, callText(s.pending[t]))
+		delete(s.pending, t)
+	}
+	return b.String()
 }
 
 func fint64(ev Event, k string) int64 {

@@ -24,11 +24,11 @@ func TestStrace(t *testing.T) {
 	}
 	want := `95 openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3
 96 openat(AT_FDCWD, "/nonexistent", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) <unfinished ...>
+95 wait4(-1, 0x7ffc0c553768, 0, 0) <unfinished ...>
 96 <... openat resumed>) = -1 ENOENT (No such file or directory)
 95 --- forked 97 (SIGCHLD) ---
 97 --- exec "/bin/cat" ["cat", "a \"b\""] ---
 95 --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=95} ---
-95 wait4(-1, 0x7ffc0c553768, 0, 0) <unfinished ...>
 96 exit_group(7) = ?
 96 +++ exited with 7 +++
 98 +++ killed by SIGKILL +++

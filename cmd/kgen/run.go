@@ -135,7 +135,18 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	}
 	st := &loader.Strace{Module: mi.Name, W: stdout}
 	topts := &loader.TraceOptions{Options: opts}
+	// kgen's own child before it execs CMD is not CMD: its events are
+	// dropped until that exec, as strace -f CMD starts at CMD's execve.
+	started := child == nil
 	sum, terr := loader.Trace(ctx, mi.Name, topts, func(ev loader.Event) error {
+		if !started {
+			if p, _ := ev.Fields["pid"].(int64); int(p) == pid {
+				if ev.Event != mi.Name+"_exec" {
+					return nil
+				}
+				started = true
+			}
+		}
 		if asJSON {
 			b, err := ev.MarshalJSON()
 			if err == nil {

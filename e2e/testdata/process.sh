@@ -89,6 +89,7 @@ ftrace_count() {
 	echo >$T/trace
 	echo 1 >$T/events/raw_syscalls/sys_enter/enable
 	sleep 0.1
+	echo "$1 during: $(grep '^ptrace exclusive' $D/stats 2>/dev/null)"
 	dd if=/dev/zero of=/dev/null bs=1 count=1000 2>/dev/null
 	echo 0 >$T/events/raw_syscalls/sys_enter/enable
 	echo "$1 dd-reads=$(grep ' dd-' $T/trace | grep -c 'sys_enter: NR 0 ')"
