@@ -3,6 +3,8 @@ package loader
 import (
 	"fmt"
 	"io"
+	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,11 +17,63 @@ import (
 // them, one line per event: a syscall's entry and exit on one line when
 // they pair up (`1234 openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3`), else
 // `<unfinished ...>` and `<... openat resumed>`. Syscall names come from
-// the events, which the module takes from the kernel's own table.
+// the kernel's own table, which the module lists in debugfs
+// kgen/<name>/syscalls (SyscallNames).
 type Strace struct {
 	Module  string // the module name, the events' prefix
 	W       io.Writer
-	pending map[int]Event // tid -> sys_enter not yet printed
+	Names   map[int64]string // syscall number -> name; nil shows syscall_<nr>
+	pending map[int]Event    // tid -> sys_enter not yet printed
+}
+
+// Annotate adds the field name (the syscall's, from Names) to a sys_enter
+// or sys_exit event of the module; the events carry only the number, as
+// copying a string per syscall would cost every traced call.
+func (s *Strace) Annotate(ev *Event) {
+	if ev.Event != s.Module+"_sys_enter" && ev.Event != s.Module+"_sys_exit" {
+		return
+	}
+	if _, ok := ev.Fields["name"]; ok {
+		return
+	}
+	nr := fint64(*ev, "nr")
+	if n, ok := s.Names[nr]; ok {
+		ev.Fields["name"] = n
+	} else {
+		ev.Fields["name"] = "syscall_" + strconv.FormatInt(nr, 10)
+	}
+}
+
+// SyscallNames reads the syscall table a process module lists in debugfs
+// kgen/<name>/syscalls ("<nr> <name>" lines).
+func SyscallNames(name string, opts *Options) (map[int64]string, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	d, err := locateFS(o)
+	if err != nil {
+		return nil, err
+	}
+	if d.debugfs == "" {
+		return nil, fmt.Errorf("read syscall names of %s: debugfs is not mounted", name)
+	}
+	b, err := os.ReadFile(o.host(path.Join(d.debugfs, "kgen", name, "syscalls")))
+	if err != nil {
+		return nil, fmt.Errorf("read syscall names of %s: %w", name, err)
+	}
+	return parseSyscallNames(string(b)), nil
+}
+
+func parseSyscallNames(s string) map[int64]string {
+	m := map[int64]string{}
+	for _, l := range strings.Split(s, "\n") {
+		nr, n, ok := strings.Cut(strings.TrimSpace(l), " ")
+		if v, err := strconv.ParseInt(nr, 10, 64); ok && err == nil && n != "" {
+			m[v] = n
+		}
+	}
+	return m
 }
 
 // Handle prints ev when it is a process event and reports whether it was.
@@ -31,6 +85,7 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 	if s.pending == nil {
 		s.pending = map[int]Event{}
 	}
+	s.Annotate(&ev)
 	tid := fint(ev, "tid")
 	// A call in flight is shown unfinished once another task's event
 	// comes between its entry and its exit.

@@ -134,6 +134,9 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 		}()
 	}
 	st := &loader.Strace{Module: mi.Name, W: stdout}
+	if st.Names, err = loader.SyscallNames(mi.Name, opts); err != nil {
+		fmt.Fprintf(stderr, "kgen run: %v; syscalls show by number\n", err)
+	}
 	topts := &loader.TraceOptions{Options: opts}
 	// kgen's own child before it execs CMD is not CMD: its events are
 	// dropped until that exec, as strace -f CMD starts at CMD's execve.
@@ -147,6 +150,7 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 				started = true
 			}
 		}
+		st.Annotate(&ev)
 		if asJSON {
 			b, err := ev.MarshalJSON()
 			if err == nil {

@@ -51,9 +51,11 @@ The module stays loaded and its events stay enabled.`,
 			}
 			// A process-kind module's events print strace style.
 			st := &loader.Strace{Module: args[0], W: stdout}
+			st.Names, _ = loader.SyscallNames(args[0], opts.Options) // only process modules have it
 			enc := json.NewEncoder(stdout)
 			enc.SetEscapeHTML(false)
 			sum, err := loader.Trace(ctx, args[0], opts, func(ev loader.Event) error {
+				st.Annotate(&ev)
 				if asJSON {
 					return enc.Encode(ev)
 				}

@@ -26,6 +26,7 @@
 #include <linux/hash.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
+#include <linux/sched/clock.h>
 #include <linux/log2.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
@@ -989,7 +990,6 @@ static void kp_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	struct task_struct *t = current;
 	unsigned long args[6];
-	const char *name;
 	char *path;
 	int parg;
 
@@ -1006,16 +1006,15 @@ static void kp_sys_enter(void *data, struct pt_regs *regs, long id)
 	if (!kp_pass(t))
 		return;
 	WRITE_ONCE(kp_tslots[t->pid & (KP_TSLOTS - 1)].tid, t->pid);
-	WRITE_ONCE(kp_tslots[t->pid & (KP_TSLOTS - 1)].t0, ktime_get_ns());
+	WRITE_ONCE(kp_tslots[t->pid & (KP_TSLOTS - 1)].t0, local_clock());
 	syscall_get_arguments(t, regs, args);
-	name = kp_sysname(id);
 	path = this_cpu_ptr(kp_path_buf);
 	path[0] = '\0';
 	parg = kp_path_arg(id);
 	if (parg >= 0 &&
 	    kgen_user_str(path, (const char __user *)args[parg], KP_PATH_BYTES + 1) < 0)
 		strscpy(path, "(bad address)", KP_PATH_BYTES + 1);
-	trace_ptrace_sys_enter(id, name ? name : "", args, parg, path);
+	trace_ptrace_sys_enter(id, args, parg, path);
 	this_cpu_inc(kp_stats.sys_enters);
 }
 
@@ -1023,7 +1022,6 @@ static void kp_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
 	struct task_struct *t = current;
 	struct kp_tslot *s;
-	const char *name;
 	long id;
 
 	if (!kp_followed(t))
@@ -1035,15 +1033,14 @@ static void kp_sys_exit(void *data, struct pt_regs *regs, long ret)
 		this_cpu_inc(kp_sysstats[id].errors);
 	s = &kp_tslots[t->pid & (KP_TSLOTS - 1)];
 	if (READ_ONCE(s->tid) == t->pid) {
-		this_cpu_add(kp_sysstats[id].ns, ktime_get_ns() - READ_ONCE(s->t0));
+		this_cpu_add(kp_sysstats[id].ns, local_clock() - READ_ONCE(s->t0));
 		WRITE_ONCE(s->tid, 0);
 	} else {
 		this_cpu_inc(kp_stats.untimed);
 	}
 	if (!kp_pass(t))
 		return;
-	name = kp_sysname(id);
-	trace_ptrace_sys_exit(id, name ? name : "", ret);
+	trace_ptrace_sys_exit(id, ret);
 	this_cpu_inc(kp_stats.sys_exits);
 }
 

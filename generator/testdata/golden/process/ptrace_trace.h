@@ -162,22 +162,21 @@ DEFINE_EVENT(ptrace_signal_class, ptrace_signal_deliver,
 );
 
 /*
- * A followed task entered system call nr (name from the kernel's own
- * table) with args a0..a5; path is argument path_arg (-1: none) read from
- * user memory without faulting, "(bad address)" when unreadable. Last.
+ * A followed task entered system call nr with args a0..a5; path is
+ * argument path_arg (-1: none) read from user memory without faulting,
+ * "(bad address)" when unreadable. Last. The name of nr is in debugfs
+ * kgen/<module>/syscalls (the kernel's own table); kgen trace adds it.
  */
 TRACE_EVENT(ptrace_sys_enter,
 
-	TP_PROTO(long nr, const char *name, const unsigned long *args, int path_arg,
-		 const char *path),
+	TP_PROTO(long nr, const unsigned long *args, int path_arg, const char *path),
 
-	TP_ARGS(nr, name, args, path_arg, path),
+	TP_ARGS(nr, args, path_arg, path),
 
 	TP_STRUCT__entry(
 		__field(int, pid)
 		__field(int, tid)
 		__field(long, nr)
-		__string(name, name)
 		__array(unsigned long, args, 6)
 		__field(int, path_arg)
 		__string(path, path)
@@ -187,14 +186,13 @@ TRACE_EVENT(ptrace_sys_enter,
 		__entry->pid = current->tgid;
 		__entry->tid = current->pid;
 		__entry->nr = nr;
-		kp_assign_str(name, name);
 		memcpy(__entry->args, args, sizeof(__entry->args));
 		__entry->path_arg = path_arg;
 		kp_assign_str(path, path);
 	),
 
-	TP_printk("pid=%d tid=%d nr=%ld name=%s a0=0x%lx a1=0x%lx a2=0x%lx a3=0x%lx a4=0x%lx a5=0x%lx path_arg=%d path=\"%s\"",
-		  __entry->pid, __entry->tid, __entry->nr, __get_str(name),
+	TP_printk("pid=%d tid=%d nr=%ld a0=0x%lx a1=0x%lx a2=0x%lx a3=0x%lx a4=0x%lx a5=0x%lx path_arg=%d path=\"%s\"",
+		  __entry->pid, __entry->tid, __entry->nr,
 		  __entry->args[0], __entry->args[1], __entry->args[2],
 		  __entry->args[3], __entry->args[4], __entry->args[5],
 		  __entry->path_arg, __get_str(path))
@@ -203,15 +201,14 @@ TRACE_EVENT(ptrace_sys_enter,
 /* A followed task's system call nr returned ret (-4095..-1: an errno). */
 TRACE_EVENT(ptrace_sys_exit,
 
-	TP_PROTO(long nr, const char *name, long ret),
+	TP_PROTO(long nr, long ret),
 
-	TP_ARGS(nr, name, ret),
+	TP_ARGS(nr, ret),
 
 	TP_STRUCT__entry(
 		__field(int, pid)
 		__field(int, tid)
 		__field(long, nr)
-		__string(name, name)
 		__field(long, ret)
 	),
 
@@ -219,12 +216,11 @@ TRACE_EVENT(ptrace_sys_exit,
 		__entry->pid = current->tgid;
 		__entry->tid = current->pid;
 		__entry->nr = nr;
-		kp_assign_str(name, name);
 		__entry->ret = ret;
 	),
 
-	TP_printk("pid=%d tid=%d nr=%ld name=%s ret=%ld",
-		  __entry->pid, __entry->tid, __entry->nr, __get_str(name), __entry->ret)
+	TP_printk("pid=%d tid=%d nr=%ld ret=%ld",
+		  __entry->pid, __entry->tid, __entry->nr, __entry->ret)
 );
 
 #endif /* KGEN_TRACE_H */
