@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kgen/loader"
+	"kgen/spec"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -68,6 +69,13 @@ built MODULE.ko, and traces a process tree with it:
 func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON bool, kdir string, stdout, stderr io.Writer) error {
 	ko := target
 	if !strings.HasSuffix(target, ".ko") {
+		s, err := spec.ParseFile(target)
+		if err != nil {
+			return err
+		}
+		if k := s.Header().Kind; k != spec.KindProcess {
+			return fmt.Errorf("run %s: a spec of kind %s; kgen run takes a kind: %s spec (see examples/process.yaml)", target, k, spec.KindProcess)
+		}
 		dir, err := os.MkdirTemp("", "kgen-run-")
 		if err != nil {
 			return err
