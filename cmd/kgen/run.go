@@ -130,15 +130,16 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
-	var waitErr error
 	exitCode := 0
+	done := make(chan error, 1)
 	if child != nil {
 		release.Write([]byte{1})
 		release.Close()
 		go func() {
-			waitErr = child.Wait()
+			err := child.Wait()
 			time.Sleep(300 * time.Millisecond) // the last events reach the buffer
 			cancel()
+			done <- err
 		}()
 	}
 	st := &loader.Strace{Module: mi.Name, W: stdout}
@@ -184,6 +185,9 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 		return err
 	}
 	if child != nil {
+		// After a Ctrl-C, which CMD gets too (same process group), kgen
+		// still waits for CMD and exits with its status.
+		waitErr := <-done
 		var ee *exec.ExitError
 		if errors.As(waitErr, &ee) {
 			exitCode = ee.ExitCode()
