@@ -75,6 +75,11 @@ type Runtime struct {
 	Hist  bool // struct kgen_hist, kgen_hist_add, kgen_hist_fops
 	When  bool // kgen_div, kgen_mod of the when language
 	Log   bool // kgen_warn_ratelimited
+	// Tracepoints: struct kgen_tp, kgen_tp_find (for_each_kernel_tracepoint),
+	// kgen_tp_register, kgen_tp_unregister.
+	Tracepoints bool
+	// User: kgen_user_str, kgen_user_copy (nofault user memory reads).
+	User bool
 }
 
 // Module is what a kind makes of a spec: the data its templates render

@@ -37,18 +37,26 @@ var wantFeatures = map[string]map[string]bool{
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": false, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": false,
 		"HAVE_PRINTK_CPU_SYNC": false, // printk_cpu_sync_get_irqsave: 5.19
+		// process kind: syscall work bits 5.11; sched_process_exit's group_dead 6.16;
+		// strncpy_from_user_nofault exists but Debian exports it on none of the three.
+		"HAVE_COPY_FROM_USER_NOFAULT": true, "HAVE_KERNEL_SIGINFO": true, "HAVE_TASK_SYSCALL_WORK": false,
+		"HAVE_SCHED_PROCESS_EXIT_GROUP_DEAD": false, "HAVE_STRNCPY_FROM_USER_NOFAULT": false,
 	},
 	"debian-6.1": {
 		"HAVE_PROC_OPS": true, "HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true,
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": false, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": true,
-		"HAVE_PRINTK_CPU_SYNC": true,
+		"HAVE_PRINTK_CPU_SYNC":        true,
+		"HAVE_COPY_FROM_USER_NOFAULT": true, "HAVE_KERNEL_SIGINFO": true, "HAVE_TASK_SYSCALL_WORK": true,
+		"HAVE_SCHED_PROCESS_EXIT_GROUP_DEAD": false, "HAVE_STRNCPY_FROM_USER_NOFAULT": false,
 	},
 	"debian-6.12": {
 		"HAVE_PROC_OPS": true, "HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true,
 		"HAVE_KALLSYMS_LOOKUP_NAME": false, "HAVE_ASSIGN_STR_ONE_ARG": true, "HAVE_TRACE_EVENT_ENABLED": true,
 		"HAVE_KTIME_GET_MONO_FAST_NS": true, "HAVE_GET_KRETPROBE": true,
-		"HAVE_PRINTK_CPU_SYNC": true,
+		"HAVE_PRINTK_CPU_SYNC":        true,
+		"HAVE_COPY_FROM_USER_NOFAULT": true, "HAVE_KERNEL_SIGINFO": true, "HAVE_TASK_SYSCALL_WORK": true,
+		"HAVE_SCHED_PROCESS_EXIT_GROUP_DEAD": false, "HAVE_STRNCPY_FROM_USER_NOFAULT": false,
 	},
 }
 

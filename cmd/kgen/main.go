@@ -15,6 +15,9 @@ import (
 var version = "dev"
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "__run-exec" {
+		runExec(os.Args[2:]) // kgen run's child; never returns
+	}
 	if err := run(os.Stdout, os.Stderr, os.Args[1:]); err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
@@ -53,6 +56,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newLoadCmd(stdout, stderr),
 		newUnloadCmd(stdout, stderr),
 		newTraceCmd(stdout, stderr),
+		newRunCmd(stdout, stderr),
 		newVMCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),

@@ -49,11 +49,18 @@ The module stays loaded and its events stay enabled.`,
 				_, err := fmt.Fprintln(stdout, loader.Escape(line))
 				return err
 			}
+			// A process-kind module's events print strace style.
+			st := &loader.Strace{Module: args[0], W: stdout}
+			st.Names, _ = loader.SyscallNames(args[0], opts.Options) // only process modules have it
 			enc := json.NewEncoder(stdout)
 			enc.SetEscapeHTML(false)
 			sum, err := loader.Trace(ctx, args[0], opts, func(ev loader.Event) error {
+				st.Annotate(&ev)
 				if asJSON {
 					return enc.Encode(ev)
+				}
+				if ok, err := st.Handle(ev); ok || err != nil {
+					return err
 				}
 				// A traced task chose its comm: no raw control bytes
 				// (terminal escapes) reach the terminal.

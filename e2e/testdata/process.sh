@@ -1,0 +1,141 @@
+# Runs inside the kgen VM (busybox sh, as root, in /root) with process.ko
+# (examples/process.yaml). Prints raw kernel-side facts in "=== section"
+# blocks; process_test.go asserts on them.
+set -u
+sec() { echo "=== $1"; }
+D=/sys/kernel/debug/kgen/process
+T=/sys/kernel/tracing
+ctl() { echo "$2" >$D/$1; echo "rc=$? $1=$(cat $D/$1)"; }
+
+# The followed tree: waits for /tmp/go, then forks, execs, opens a missing
+# file, gets a signal, forks a grandchild after the tracer started, exits 3.
+cat >/tmp/target.sh <<'EOS'
+read x </tmp/go
+cat /nonexistent_kgen 2>/dev/null
+sh -c 'exit 7'
+(sleep 0.2; sh -c 'exit 5') &
+trap 'echo got-usr1' USR1
+kill -USR1 $$
+wait
+exit 3
+EOS
+# started stopped: the child waits on a fifo until the tracer is loaded
+run_target() {
+	rm -f /tmp/go; mkfifo /tmp/go
+	sh /tmp/target.sh &
+	TP=$!
+}
+
+# tracefs stays mounted across kgen unload: ftrace is checked after it.
+mount -t tracefs nodev $T
+# 1. The followed tree, an outside process doing the same things.
+run_target
+sh -c 'while [ ! -e /tmp/stop ]; do cat /nonexistent_outside 2>/dev/null; sleep 0.1; done' &
+OP=$!
+sec load
+kgen load process.ko follow_pid=$TP; echo "rc=$?"
+echo "target=$TP outside=$OP"
+kgen trace process --json --duration 4s >/tmp/run1.json 2>/tmp/run1.err &
+TR=$!
+sleep 1
+sec stats-loaded
+cat $D/stats | grep '^process '
+echo go >/tmp/go
+wait $TP; echo "target-rc=$?"
+wait $TR
+sec run1-summary
+cat /tmp/run1.err
+sec run1
+cat /tmp/run1.json
+
+# 2. Filters and toggles, at run time through debugfs.
+sec controls
+for c in follow_pid trace_lifecycle trace_syscalls trace_signals uid_filter taskcomm_filter; do echo "$c=$(cat $D/$c) param=$(cat /sys/module/process/parameters/$c)"; done
+sec uid
+echo >$D/../../../tracing/instances/kgen_process/trace 2>/dev/null
+run_target
+ctl uid_filter 4242
+ctl follow_pid $TP
+kgen trace process --json --duration 3s >/tmp/uid.json 2>/tmp/uid.err &
+TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
+ctl uid_filter -1
+echo "events=$(grep -c . /tmp/uid.json)"
+cat /tmp/uid.err
+grep '^process filtered' $D/stats
+sec comm
+run_target
+ctl taskcomm_filter cat
+ctl follow_pid $TP
+kgen trace process --json --duration 3s >/tmp/comm.json 2>/tmp/comm.err &
+TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
+ctl taskcomm_filter ""
+cat /tmp/comm.err
+sec comm-events
+cat /tmp/comm.json
+sec toggle
+run_target
+ctl trace_syscalls 0
+ctl follow_pid $TP
+kgen trace process --json --duration 3s >/tmp/toggle.json 2>/tmp/toggle.err &
+TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
+ctl trace_syscalls 1
+cat /tmp/toggle.err
+sec toggle-events
+cat /tmp/toggle.json
+
+# 3. ftrace raw_syscalls sees every syscall of a process kgen does not
+#    follow: enabled while kgen runs, and before kgen loads.
+ftrace_count() {
+	echo >$T/trace
+	echo 1 >$T/events/raw_syscalls/sys_enter/enable
+	sleep 0.1
+	echo "$1 during: $(grep '^process exclusive' $D/stats 2>/dev/null)"
+	dd if=/dev/zero of=/dev/null bs=1 count=1000 2>/dev/null
+	echo 0 >$T/events/raw_syscalls/sys_enter/enable
+	echo "$1 dd-reads=$(grep ' dd-' $T/trace | grep -c 'sys_enter: NR 0 ')"
+}
+sec ftrace
+run_target
+ctl follow_pid $TP
+echo "exclusive=$(grep '^process exclusive' $D/stats)"
+ftrace_count while-loaded
+echo "exclusive-after=$(grep '^process exclusive' $D/stats)"
+echo go >/tmp/go; wait $TP
+touch /tmp/stop; wait $OP
+sec unload
+kgen unload process; echo "rc=$?"
+ftrace_count after-unload
+echo 1 >$T/events/raw_syscalls/sys_enter/enable
+run_target
+kgen load process.ko follow_pid=$TP >/dev/null; echo "rc=$?"
+echo >$T/trace
+sleep 0.1
+dd if=/dev/zero of=/dev/null bs=1 count=1000 2>/dev/null
+echo 0 >$T/events/raw_syscalls/sys_enter/enable
+echo "before-load dd-reads=$(grep ' dd-' $T/trace | grep -c 'sys_enter: NR 0 ')"
+echo "exclusive=$(grep '^process exclusive' $D/stats)"
+echo go >/tmp/go; wait $TP
+kgen unload process >/dev/null; echo "rc=$?"
+# 4. kgen run: a command followed from its first instruction, its status
+#    passed on; -p attaches to a running process until Ctrl-C.
+sec run
+kgen run process.ko -- sh -c 'trap "echo usr1" USR1; cat /nonexistent_run; kill -USR1 $$; sh -c "exit 2"; exit 4' >/tmp/run.out 2>/tmp/run.err
+echo "rc=$?"
+cat /tmp/run.out
+sec run-err
+cat /tmp/run.err
+sec attach
+sh -c 'while [ ! -e /tmp/stop2 ]; do cat /nonexistent_attach 2>/dev/null; sleep 0.2; done' &
+AP=$!
+kgen run process.ko -p $AP >/tmp/attach.out 2>/tmp/attach.err &
+KR=$!
+sleep 3
+kill -INT $KR; wait $KR; echo "rc=$?"
+touch /tmp/stop2; wait $AP
+echo "attach-openat=$(grep -c 'openat(AT_FDCWD, "/nonexistent_attach", O_RDONLY) = -1 ENOENT' /tmp/attach.out)"
+echo "loaded=$(lsmod | grep -c '^process')"
+sec left
+lsmod | grep -c '^process' ; ls $T/instances
+sec dmesg
+dmesg | grep -E 'BUG|WARNING|Oops|process:' 
+sec end
