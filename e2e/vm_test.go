@@ -16,6 +16,7 @@ import (
 type guest struct {
 	Specs   []string // spec files; each NAME.ko is added as /root/NAME.ko
 	Script  string   // testdata file, added and run as sh /root/<base>
+	Files   []string // more files or trees to add, as kgen vm --add SRC:DST
 	SMP     int      // vCPUs; 0 = 1
 	Timeout string   // kgen vm --timeout
 }
@@ -72,6 +73,9 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 	out := t.TempDir()
 	args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", g.Timeout,
 		"--add", g.Script + ":/root/" + filepath.Base(g.Script)}
+	for _, f := range g.Files {
+		args = append(args, "--add", f)
+	}
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))
 	}

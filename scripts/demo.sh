@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# demo.sh: build examples/kretprobe.yaml and examples/otst.yaml for Debian's
-# 6.1 kernel and run them in a VM: load, a workload, the event stream, the
-# histogram, unload; then a one-time stacktrace of ksys_sync.
+# demo.sh: build examples/kretprobe.yaml, examples/otst.yaml and
+# examples/process.yaml for Debian's 6.1 kernel and run them in a VM: load,
+# a workload, the event stream, the histogram, unload; a one-time
+# stacktrace of ksys_sync; kgen run following a shell script, strace style.
 # Run through "make demo" (which installs deps, builds kgen and fetches the
 # kernel first).
 set -euo pipefail
@@ -16,10 +17,12 @@ echo "demo: kgen build examples/kretprobe.yaml --kdir $k/kdir"
 $kgen build examples/kretprobe.yaml --kdir "$k/kdir" -o "$out"
 echo "demo: kgen build examples/otst.yaml --kdir $k/kdir"
 $kgen build examples/otst.yaml --kdir "$k/kdir" -o "$out"
+echo "demo: kgen build examples/process.yaml --kdir $k/kdir"
+$kgen build examples/process.yaml --kdir "$k/kdir" -o "$out"
 
 echo "demo: booting $(cat "$k/release") in qemu (software emulation: ~10 s)"
 exec $kgen vm --kernel "$k/vmlinux" --add "$out/vfs_read_lat.ko:/root/vfs_read_lat.ko" \
-	--add "$out/otst.ko:/root/otst.ko" --timeout 3m -- '
+	--add "$out/otst.ko:/root/otst.ko" --add "$out/process.ko:/root/process.ko" --timeout 3m -- '
 set -e
 kgen load vfs_read_lat.ko
 echo "--- kgen trace vfs_read_lat (2 s) while dd reads 8 KiB blocks and fails a read"
@@ -50,4 +53,7 @@ dmesg | grep "otst: symbol ksys_sync unregistered!"
 echo "--- cat /proc/driver/otst (empty: the symbol fired)"
 cat /proc/driver/otst
 kgen unload otst
+
+echo "--- kgen run process.ko -- sh -c ... (follows the script and its children)"
+kgen run process.ko -- sh -c "cat /etc/nonexistent; sleep 0.1 & wait; exit 3" || echo "(exit status $?, passed on from the script)"
 '
