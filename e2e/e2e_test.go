@@ -22,7 +22,7 @@ import (
 	"testing"
 )
 
-var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12"}
+var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"}
 
 var kgenBin string
 

@@ -31,6 +31,8 @@ func TestVMKernels(t *testing.T) {
 		kroot = filepath.Join(home, ".cache", "kgen", "kernels")
 	}
 	kernels, _ := filepath.Glob(filepath.Join(kroot, "debian-*"))
+	debug, _ := filepath.Glob(filepath.Join(kroot, "debug-*")) // built with KASAN, lockdep
+	kernels = append(kernels, debug...)
 	if len(kernels) == 0 {
 		if require {
 			t.Fatalf("no kernels in %s: run scripts/fetch-kernels.sh", kroot)
