@@ -98,13 +98,13 @@ type Result struct {
 
 // Sentinels for the reasons of a GuestError.
 var (
-	ErrPanic        = errors.New("guest kernel panic")
-	ErrOops         = errors.New("guest kernel oops")
-	ErrWarning      = errors.New("guest kernel warning")
+	ErrPanic   = errors.New("guest kernel panic")
+	ErrOops    = errors.New("guest kernel oops")
+	ErrWarning = errors.New("guest kernel warning")
 	// ErrReport is a report of one of the kernel's own checkers: KASAN,
 	// lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_LIST, DEBUG_OBJECTS (as the
 	// debug-6.1 kernel has them), or lockdep found turned off at the end.
-	ErrReport = errors.New("guest kernel checker report")
+	ErrReport       = errors.New("guest kernel checker report")
 	ErrTimeout      = errors.New("guest timed out")
 	ErrNoExitStatus = errors.New("guest ended without the command's exit status")
 	// ErrNoQEMU is returned when the qemu binary is not installed.
