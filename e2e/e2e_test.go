@@ -20,9 +20,20 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"}
+
+// vmTimeout is a VM run's --timeout on kernel name: the debug kernel runs
+// about 4 times slower under TCG (KASAN, lockdep).
+func vmTimeout(name, timeout string) string {
+	if name == debugKernel {
+		d, _ := time.ParseDuration(timeout)
+		return (4 * d).String()
+	}
+	return timeout
+}
 
 var kgenBin string
 
@@ -267,7 +278,7 @@ func TestVM(t *testing.T) {
 				t.Skip("qemu-system-x86_64 not found")
 			}
 			out := t.TempDir()
-			args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", "4m",
+			args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", vmTimeout(name, "4m"),
 				"--add", "testdata/guest.sh:/root/guest.sh"}
 			for _, spec := range []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"} {
 				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {

@@ -50,7 +50,7 @@ func TestVMOtst(t *testing.T) {
 				t.Skip("qemu-system-x86_64 not found")
 			}
 			out := t.TempDir()
-			args := []string{"vm", "--kernel", k.Vmlinux, "--smp", "2", "--timeout", "6m",
+			args := []string{"vm", "--kernel", k.Vmlinux, "--smp", "2", "--timeout", vmTimeout(name, "6m"),
 				"--add", "testdata/otst.sh:/root/otst.sh"}
 			for _, spec := range []string{"../examples/otst.yaml", "testdata/otst3.yaml"} {
 				if o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out); err != nil {

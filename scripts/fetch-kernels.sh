@@ -451,7 +451,7 @@ make_progress() {
 	log "$name: $n objects built in $((SECONDS - start))s"
 }
 # About how many objects make_progress counts in a full build.
-DEBUG_OBJECTS_HINT="a full build is about 2000"
+DEBUG_OBJECTS_HINT="a full build is about 1450"
 
 # debug_make NAME SRC LOG TARGET...: make TARGETs in SRC, output to LOG,
 # a summary to stderr.

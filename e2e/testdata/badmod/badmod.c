@@ -6,7 +6,7 @@
  * the console and fails the run:
  *
  *   oob    writes one byte past a kmalloc()ed object        (KASAN)
- *   sleep  sleeps holding a spinlock                        (DEBUG_ATOMIC_SLEEP)
+ *   sleep  kmalloc(GFP_KERNEL) holding a spinlock           (DEBUG_ATOMIC_SLEEP)
  *   order  takes two mutexes in one order, then the other   (lockdep)
  *   list   adds a list entry twice                          (DEBUG_LIST)
  *   timer  frees an object holding an armed timer           (DEBUG_OBJECTS)
@@ -14,7 +14,6 @@
  *
  * Test code only: it corrupts memory on purpose.
  */
-#include <linux/delay.h>
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -42,9 +41,17 @@ static DEFINE_SPINLOCK(badmod_spin);
 
 static noinline void badmod_sleep(void)
 {
+	void *p;
+
+	/*
+	 * The handler bug DEBUG_ATOMIC_SLEEP exists for: an allocation that
+	 * may sleep, in atomic context. It sleeps only under memory pressure,
+	 * so only the checker sees it in a test.
+	 */
 	spin_lock(&badmod_spin);
-	msleep(1);
+	p = kmalloc(64, GFP_KERNEL);
 	spin_unlock(&badmod_spin);
+	kfree(p);
 }
 
 static DEFINE_MUTEX(badmod_a);
