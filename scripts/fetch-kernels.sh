@@ -13,6 +13,7 @@
 #
 # Environment:
 #   KGEN_KERNELS       where kernels go (default ~/.cache/kgen/kernels)
+#   KGEN_JOBS          make -j for building debug-6.1 (default: nproc)
 #   KGEN_APT_TRUSTED=1 last resort: mark the suites [trusted=yes] when the
 #                      host keyring lacks a suite's key (prefer
 #                      `apt-get install debian-archive-keyring`).
@@ -393,7 +394,7 @@ fetch_one() {
 # the tree is the KDIR.
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Bump when the build steps below change in a way that needs a rebuild.
-DEBUG_RECIPE=1
+DEBUG_RECIPE=2
 
 # debug_inputs NAME: the repo files a debug kernel is built from.
 debug_inputs() {
@@ -460,9 +461,9 @@ debug_make() {
 	shift 3
 	jobs=${KGEN_JOBS:-$(nproc)}
 	log "$name: make -j$jobs $* (full log: $logf)"
-	echo "+ make -j$jobs $*" >>"$logf"
+	echo "+ make -j$jobs CC=$DEBUG_CC $*" >>"$logf"
 	set +e
-	make -C "$src" -j"$jobs" KBUILD_BUILD_USER=kgen KBUILD_BUILD_HOST=kgen "$@" 2>&1 |
+	make -C "$src" -j"$jobs" CC="$DEBUG_CC" KBUILD_BUILD_USER=kgen KBUILD_BUILD_HOST=kgen "$@" 2>&1 |
 		tee -a "$logf" | make_progress "$name"
 	local rc=${PIPESTATUS[0]}
 	set -e
@@ -529,11 +530,19 @@ build_debug() {
 			die "$name: $(basename "$p") does not apply to $pkg $ver (see $logf): update the patch"
 	done < <(debug_inputs "$name")
 
-	log "$name: configuring: tinyconfig + $(basename "$frag")"
+	# The compiler by its versioned name, as Debian builds its kernels:
+	# CONFIG_CC_VERSION_TEXT then names gcc-N, which is what kgen build and
+	# a generated Makefile use when it is installed, so Kbuild does not warn
+	# "the compiler differs from the one used to build the kernel".
+	DEBUG_CC=gcc
+	local major
+	major=$(gcc -dumpversion | cut -d. -f1)
+	if command -v "gcc-$major" >/dev/null 2>&1; then DEBUG_CC=gcc-$major; fi
+	log "$name: configuring: tinyconfig + $(basename "$frag") (CC=$DEBUG_CC)"
 	{
-		make -C "$src" tinyconfig &&
+		make -C "$src" CC="$DEBUG_CC" tinyconfig &&
 			"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "$frag" &&
-			make -C "$src" olddefconfig
+			make -C "$src" CC="$DEBUG_CC" olddefconfig
 	} >>"$logf" 2>&1 || die "$name: configuring failed (see $logf)"
 	check_config "$frag" "$src/.config"
 
@@ -544,7 +553,7 @@ build_debug() {
 	[[ -s $src/Module.symvers ]] || die "$name: make modules wrote no Module.symvers"
 
 	local rel
-	rel=$(make -s -C "$src" kernelrelease)
+	rel=$(make -s -C "$src" CC="$DEBUG_CC" kernelrelease)
 	[[ -n $rel ]] || die "$name: make kernelrelease printed nothing"
 	ln -sfn "linux-source-$mm" "$dir/kdir"
 	ln -f "$src/vmlinux" "$dir/vmlinux" 2>/dev/null || cp "$src/vmlinux" "$dir/vmlinux"
