@@ -10,7 +10,10 @@ GO ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/kgen
-KERNELS := debian-5.10 debian-6.1 debian-6.12
+# debug-6.1 is built here from Debian's linux-source-6.1 with KASAN, lockdep
+# and the other checkers on (scripts/debug-6.1.config): about 9 minutes of
+# 2 CPUs the first time, cached after that.
+KERNELS := debian-5.10 debian-6.1 debian-6.12 debug-6.1
 # Fuzz budgets count executions (-fuzztime Nx), about 10 s each on 2 cores:
 # a duration budget trips a race in Go's fuzz coordinator (go.dev/issue/75804,
 # not fixed in Go 1.26), which fails a clean run with "context deadline

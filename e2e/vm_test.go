@@ -71,7 +71,7 @@ func needVM(t *testing.T, name string) kernel {
 func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 	t.Helper()
 	out := t.TempDir()
-	args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", g.Timeout,
+	args := []string{"vm", "--kernel", k.Vmlinux, "--timeout", vmTimeout(k.Name, g.Timeout),
 		"--add", g.Script + ":/root/" + filepath.Base(g.Script)}
 	for _, f := range g.Files {
 		args = append(args, "--add", f)

@@ -19,7 +19,7 @@ import (
 
 // vmKernels are the kernels TestVMKernels boots, by name: one missing
 // fails the test under KGEN_REQUIRE_VM=1 (and skips it otherwise).
-var vmKernels = []string{"debian-5.10", "debian-6.1", "debian-6.12"}
+var vmKernels = []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"}
 
 // TestVMKernels boots each of vmKernels (scripts/fetch-kernels.sh) in
 // qemu with the test module built for it and this package's test binary,

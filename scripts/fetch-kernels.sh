@@ -2,11 +2,18 @@
 # fetch-kernels.sh: fetch real Debian amd64 kernels (headers + kbuild + image)
 # for kgen's compile and VM tests, without installing anything into the system.
 #
-# usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 ...]
-#        (default: all three)
+# usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 debug-6.1 ...]
+#        (default: all four)
+#
+# debug-6.1 is not a Debian build: it is Debian bookworm's linux-source-6.1
+# configured with scripts/debug-6.1.config (tinyconfig + what kgen needs +
+# KASAN, lockdep, atomic-sleep, list and object debugging) and built here,
+# about 9 minutes of 2 CPUs (the full make log goes to
+# $KGEN_KERNELS/debug-6.1/build.log). See build_debug below.
 #
 # Environment:
 #   KGEN_KERNELS       where kernels go (default ~/.cache/kgen/kernels)
+#   KGEN_JOBS          make -j for building debug-6.1 (default: nproc)
 #   KGEN_APT_TRUSTED=1 last resort: mark the suites [trusted=yes] when the
 #                      host keyring lacks a suite's key (prefer
 #                      `apt-get install debian-archive-keyring`).
@@ -22,7 +29,10 @@
 #   $KGEN_KERNELS/NAME/root/     dpkg -x root of headers, -common, kbuild
 #   $KGEN_KERNELS/NAME/glibc/    the suite's libc6, only when the kbuild host
 #                                tools need a newer glibc than the host's
-#   $KGEN_KERNELS/NAME/.done     stamp: a rerun is a no-op
+#   $KGEN_KERNELS/NAME/.done     stamp: a rerun is a no-op (debug-6.1: it
+#                                holds the source version and the hashes of
+#                                the config fragment and patches; a change of
+#                                any of them rebuilds)
 #   $KGEN_KERNELS/.debs/         downloaded .deb cache
 #   $KGEN_KERNELS/.apt/SUITE/    private apt lists/cache/status per suite
 #   $KGEN_KERNELS/READY          names of the kernels ready to use, one a line
@@ -35,7 +45,7 @@ KGEN_KERNELS=${KGEN_KERNELS:-$HOME/.cache/kgen/kernels}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 MIRROR=${KGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${KGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12)
+ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12 debug-6.1)
 
 log() { printf '%s\n' "fetch-kernels: $*" >&2; }
 die() { printf '%s\n' "fetch-kernels: error: $*" >&2; exit 1; }
@@ -48,6 +58,7 @@ suite_of() {
 	debian-5.10) echo bullseye ;;
 	debian-6.1) echo bookworm ;;
 	debian-6.12) echo trixie ;;
+	debug-6.1) echo bookworm ;;
 	*) die "unknown kernel '$1': known kernels are ${ALL_KERNELS[*]}" ;;
 	esac
 }
@@ -63,7 +74,7 @@ suite_key_uid() {
 
 need_tools() {
 	local t missing=()
-	for t in apt-get apt-cache dpkg-deb numfmt xz zstd gzip readelf flock sort; do
+	for t in apt-get apt-cache dpkg-deb numfmt xz zstd gzip readelf flock sort sha256sum; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
 	((${#missing[@]} == 0)) || die "missing tools: ${missing[*]} (run scripts/install-deps.sh as root)"
@@ -280,6 +291,10 @@ write_ready() {
 # ---- one kernel ---------------------------------------------------------
 fetch_one() {
 	local name=$1 suite dir
+	if [[ $name == debug-* ]]; then
+		build_debug "$name"
+		return
+	fi
 	suite=$(suite_of "$name")
 	dir=$KGEN_KERNELS/$name
 	if [[ -f $dir/.done ]]; then
@@ -370,6 +385,184 @@ fetch_one() {
 	touch "$dir/.done"
 	write_ready
 	log "$name: ready: $rel in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
+}
+
+# ---- a debug kernel, built from Debian's source -------------------------
+# debug-<mm> is Debian's linux-source-<mm> (the Debian-patched tree) with
+# scripts/debug-<mm>.config merged onto `make tinyconfig`, and the patches
+# scripts/debug-<mm>-*.patch applied in name order. It is built in place:
+# the tree is the KDIR.
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Bump when the build steps below change in a way that needs a rebuild.
+DEBUG_RECIPE=2
+
+# debug_inputs NAME: the repo files a debug kernel is built from.
+debug_inputs() {
+	local f
+	echo "$SCRIPT_DIR/$1.config"
+	for f in "$SCRIPT_DIR/$1"-*.patch; do
+		if [[ -f $f ]]; then echo "$f"; fi
+	done
+}
+
+# debug_inputs_hash NAME: one hash over the recipe, fragment and patches.
+debug_inputs_hash() {
+	local f
+	{
+		echo "recipe $DEBUG_RECIPE"
+		while IFS= read -r f; do
+			echo "$(basename "$f") $(sha256sum <"$f" | cut -d' ' -f1)"
+		done < <(debug_inputs "$1")
+	} | sha256sum | cut -c1-16
+}
+
+# check_config FRAGMENT CONFIG: every option the fragment sets must be in
+# the final .config with that value (olddefconfig drops options whose
+# dependencies are unmet, silently).
+check_config() {
+	local frag=$1 cfg=$2 line opt have lost=()
+	while IFS= read -r line; do
+		[[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]] || continue
+		opt=${BASH_REMATCH[1]}
+		grep -qxF -- "$line" "$cfg" && continue
+		have=$(grep -E "^($opt=|# $opt is not set)" "$cfg" || true)
+		lost+=("$line (now: ${have:-absent})")
+	done <"$frag"
+	if ((${#lost[@]} > 0)); then
+		printf '  %s\n' "${lost[@]}" >&2
+		die "$(basename "$frag"): ${#lost[@]} options did not survive make olddefconfig (above): a dependency is missing from the fragment"
+	fi
+}
+
+# make_progress NAME: read make's output, one status line every 30 s.
+make_progress() {
+	local name=$1 n=0 last=$SECONDS start=$SECONDS line what=
+	while IFS= read -r line; do
+		case $line in
+		"  CC "* | "  AS "* | "  AR "* | "  LD "* | "  HOSTCC "*)
+			n=$((n + 1))
+			what=${line##* }
+			;;
+		esac
+		if ((SECONDS - last >= 30)); then
+			log "$name: $((SECONDS - start))s, $n objects built (${DEBUG_OBJECTS_HINT}), at $what"
+			last=$SECONDS
+		fi
+	done
+	log "$name: $n objects built in $((SECONDS - start))s"
+}
+# About how many objects make_progress counts in a full build.
+DEBUG_OBJECTS_HINT="a full build is about 1450"
+
+# debug_make NAME SRC LOG TARGET...: make TARGETs in SRC, output to LOG,
+# a summary to stderr.
+debug_make() {
+	local name=$1 src=$2 logf=$3 jobs
+	shift 3
+	jobs=${KGEN_JOBS:-$(nproc)}
+	log "$name: make -j$jobs $* (full log: $logf)"
+	echo "+ make -j$jobs CC=$DEBUG_CC $*" >>"$logf"
+	set +e
+	make -C "$src" -j"$jobs" CC="$DEBUG_CC" KBUILD_BUILD_USER=kgen KBUILD_BUILD_HOST=kgen "$@" 2>&1 |
+		tee -a "$logf" | make_progress "$name"
+	local rc=${PIPESTATUS[0]}
+	set -e
+	if ((rc != 0)); then
+		grep -E ': (error|fatal error): |^make.*Error ' "$logf" | head -n 20 >&2 || true
+		tail -n 15 "$logf" >&2
+		die "$name: make $* failed (exit $rc); full log: $logf"
+	fi
+}
+
+build_debug() {
+	local name=$1 suite dir mm=${1#debug-}
+	suite=$(suite_of "$name")
+	dir=$KGEN_KERNELS/$name
+	local frag=$SCRIPT_DIR/$name.config pkg=linux-source-$mm inputs
+	[[ -f $frag ]] || die "$name: no config fragment $frag"
+	local t missing=()
+	for t in make gcc ld bc flex bison perl patch tar; do
+		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+	done
+	[[ -f /usr/include/libelf.h ]] || missing+=(libelf-dev)
+	((${#missing[@]} == 0)) || die "$name: building a kernel needs ${missing[*]} (run scripts/install-deps.sh as root)"
+	inputs=$(debug_inputs_hash "$name")
+	if [[ -f $dir/.done ]]; then
+		local have now
+		have=$(sed -n 's/^source=//p' "$dir/.done")
+		if [[ $(sed -n 's/^inputs=//p' "$dir/.done") != "$inputs" ]]; then
+			log "$name: $(basename "$frag"), its patches or the recipe changed: rebuilding"
+		elif ! now=$(setup_apt "$suite" 2>/dev/null && candidate_version "$pkg") || [[ -z $now ]]; then
+			log "$name: ready ($(cat "$dir/release"), $pkg $have); could not ask $suite for a newer $pkg (offline?): keeping it"
+			return 0
+		elif [[ $now == "$have" ]]; then
+			log "$name: ready ($(cat "$dir/release"), $pkg $have), nothing to do"
+			return 0
+		else
+			log "$name: $pkg $have -> $now: rebuilding"
+		fi
+	fi
+	local start=$SECONDS
+	setup_apt "$suite"
+	local ver deb
+	ver=$(candidate_version "$pkg")
+	[[ -n $ver ]] || die "$suite: no $pkg package in $suite/$suite-security"
+	deb=$(download "$suite" "$pkg" "$ver")
+
+	rm -rf "$dir"
+	write_ready # no longer ready while it is being rebuilt
+	mkdir -p "$dir"
+	local logf=$dir/build.log tarball
+	: >"$logf"
+	dpkg-deb -x "$deb" "$dir/.pkg"
+	tarball=$(find "$dir/.pkg/usr/src" -maxdepth 1 -name "linux-source-$mm.tar.*" | head -n1)
+	[[ -n $tarball ]] || die "$name: $pkg $ver has no usr/src/linux-source-$mm.tar.*"
+	log "$name: unpacking $(basename "$tarball") ($pkg $ver)"
+	tar -xf "$tarball" -C "$dir"
+	rm -rf "$dir/.pkg"
+	local src=$dir/linux-source-$mm
+	[[ -f $src/Makefile ]] || die "$name: $(basename "$tarball") has no linux-source-$mm/Makefile"
+	local p
+	while IFS= read -r p; do
+		[[ $p == *.patch ]] || continue
+		log "$name: patch $(basename "$p")"
+		patch -d "$src" -p1 --batch --forward <"$p" >>"$logf" 2>&1 ||
+			die "$name: $(basename "$p") does not apply to $pkg $ver (see $logf): update the patch"
+	done < <(debug_inputs "$name")
+
+	# The compiler by its versioned name, as Debian builds its kernels:
+	# CONFIG_CC_VERSION_TEXT then names gcc-N, which is what kgen build and
+	# a generated Makefile use when it is installed, so Kbuild does not warn
+	# "the compiler differs from the one used to build the kernel".
+	DEBUG_CC=gcc
+	local major
+	major=$(gcc -dumpversion | cut -d. -f1)
+	if command -v "gcc-$major" >/dev/null 2>&1; then DEBUG_CC=gcc-$major; fi
+	log "$name: configuring: tinyconfig + $(basename "$frag") (CC=$DEBUG_CC)"
+	{
+		make -C "$src" CC="$DEBUG_CC" tinyconfig &&
+			"$src/scripts/kconfig/merge_config.sh" -m -O "$src" "$src/.config" "$frag" &&
+			make -C "$src" CC="$DEBUG_CC" olddefconfig
+	} >>"$logf" 2>&1 || die "$name: configuring failed (see $logf)"
+	check_config "$frag" "$src/.config"
+
+	debug_make "$name" "$src" "$logf" vmlinux modules_prepare
+	# `make modules` with no =m writes Module.symvers, which external
+	# modules need to resolve vmlinux's exports.
+	debug_make "$name" "$src" "$logf" modules
+	[[ -s $src/Module.symvers ]] || die "$name: make modules wrote no Module.symvers"
+
+	local rel
+	rel=$(make -s -C "$src" CC="$DEBUG_CC" kernelrelease)
+	[[ -n $rel ]] || die "$name: make kernelrelease printed nothing"
+	ln -sfn "linux-source-$mm" "$dir/kdir"
+	ln -f "$src/vmlinux" "$dir/vmlinux" 2>/dev/null || cp "$src/vmlinux" "$dir/vmlinux"
+	cp "$src/.config" "$dir/config"
+	echo "$rel" >"$dir/release"
+	write_make_env "$src" "$dir/make.env"
+	printf 'source=%s\ninputs=%s\n' "$ver" "$inputs" >"$dir/.done"
+	write_ready
+	log "$name: ready: $rel from $pkg $ver in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
 }
 
 main() {

@@ -22,8 +22,8 @@ for a in "$@"; do
 done
 
 pkgs=(
-	# building modules against a kernel's Kbuild
-	gcc make libc6-dev binutils bc flex bison libelf-dev libssl-dev
+	# building modules against a kernel's Kbuild, and the debug-6.1 kernel
+	gcc make libc6-dev binutils bc flex bison libelf-dev libssl-dev patch
 	# checking (make C=1)
 	sparse
 	# modinfo/insmod, initramfs assembly, (de)compressing kernels

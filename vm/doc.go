@@ -46,9 +46,18 @@
 //
 // The kernel console is scanned line by line: "Kernel panic" is a panic,
 // "BUG: ", "kernel BUG at", "Oops", "general protection fault" and
-// "Unable to handle kernel" an oops, "WARNING: " a warning. Any of them
+// "Unable to handle kernel" an oops, "WARNING: " a warning, and the first
+// lines of the debug kernel's checkers (KASAN's "BUG: KASAN: ", lockdep's
+// "possible circular locking dependency", "inconsistent lock state" and
+// the rest, "sleeping function called from invalid context", DEBUG_LIST's
+// "list_add corruption", "ODEBUG: ") a report (ErrReport). Any of them
 // fails the run with a *GuestError holding the console tail, even if the
-// command exited 0, because kgen's tests require a clean dmesg. The
+// command exited 0, because kgen's tests require a clean dmesg. Lockdep
+// turns itself off at its first report, or when one of its tables fills,
+// and checks nothing after that: on a kernel with lockdep, /init reads
+// debug_locks from /proc/lockdep_stats after the command and, if it is 0,
+// writes "kgen vm: lockdep turned itself off" to the kernel log, which is
+// a report too. The
 // kernel runs with loglevel=5 so that oopses and WARN()s, printed at the
 // default level 4, reach the console, and with panic=-1 plus qemu's
 // -no-reboot so a panic ends qemu at once.

@@ -14,16 +14,44 @@ const consoleTailSize = 64 << 10
 // tailLines is how many console lines GuestError.Tail holds.
 const tailLines = 80
 
-// badPatterns classify kernel console lines, most severe first. They are
-// matched anywhere in the line, after the printk timestamp.
+// badPatterns classify kernel console lines. They are matched anywhere in
+// the line, after the printk timestamp, and tried in this order, so that a
+// checker's "BUG: KASAN: ..." or lockdep's "WARNING: possible circular
+// locking dependency detected" is a report, not an oops or a warning.
+// rank orders them by severity: a panic outranks an oops outranks a
+// checker's report outranks a warning (an oops in a probe handler is
+// followed by "sleeping function called from invalid context" as the task
+// exits in atomic context; the oops is the news).
 var badPatterns = []struct {
 	reason  string
+	rank    int
 	needles []string
 }{
-	{"panic", []string{"Kernel panic"}},
-	{"oops", []string{"BUG: ", "kernel BUG at", "Oops", "general protection fault", "Unable to handle kernel"}},
-	{"warning", []string{"WARNING: "}},
+	{"panic", 4, []string{"Kernel panic"}},
+	// The debug kernels' checkers (debug-6.1: KASAN, lockdep,
+	// DEBUG_ATOMIC_SLEEP, DEBUG_PREEMPT, DEBUG_LIST, DEBUG_OBJECTS), and
+	// /init's line when lockdep has turned itself off (see initScript).
+	{"report", 2, []string{
+		"BUG: KASAN: ", "UBSAN: ",
+		"possible circular locking dependency", "inconsistent lock state",
+		"possible recursive locking", "possible irq lock inversion",
+		"bad unlock balance", "held lock freed", "lock held when returning to user space",
+		"suspicious RCU usage",
+		"sleeping function called from invalid context", "scheduling while atomic",
+		"BUG: using ", // smp_processor_id() / __this_cpu_*() in preemptible code
+		"list_add corruption", "list_del corruption", "list_add double add",
+		"ODEBUG: ",
+		lockdepOffLine,
+	}},
+	{"oops", 3, []string{"BUG: ", "kernel BUG at", "Oops", "general protection fault", "Unable to handle kernel"}},
+	{"warning", 1, []string{"WARNING: "}},
 }
+
+// lockdepOffLine is what /init writes to the kernel log when lockdep has
+// turned itself off (debug_locks 0 in /proc/lockdep_stats) by the end of
+// the command: lockdep stops checking at its first report or when one of
+// its tables fills, and a silent lockdep is not a clean one.
+const lockdepOffLine = "kgen vm: lockdep turned itself off"
 
 // classify returns the reason a console line shows a sick guest, or "".
 func classify(line string) string {
@@ -37,11 +65,11 @@ func classify(line string) string {
 	return ""
 }
 
-// severity orders reasons: a panic outranks an oops outranks a warning.
+// severity orders reasons: see badPatterns.
 func severity(reason string) int {
-	for i, p := range badPatterns {
+	for _, p := range badPatterns {
 		if p.reason == reason {
-			return len(badPatterns) - i
+			return p.rank
 		}
 	}
 	return 0

@@ -90,6 +90,30 @@ func TestConsole(t *testing.T) {
 		{"warning then panic", "[ 1] WARNING: x\n" + oopsConsole + "[ 3] Kernel panic - not syncing: Fatal exception\n", "panic", "[ 3] Kernel panic - not syncing: Fatal exception"},
 		{"unterminated", "[ 3] Kernel panic - not syncing: x", "panic", "[ 3] Kernel panic - not syncing: x"},
 		{"arm64", "[ 1] Unable to handle kernel NULL pointer dereference at virtual address 0\n", "oops", "[ 1] Unable to handle kernel NULL pointer dereference at virtual address 0"},
+		// The debug kernel's checkers, as 6.1 prints them.
+		{"kasan", "[ 5.1] ==================================================================\n[ 5.1] BUG: KASAN: slab-out-of-bounds in badmod_oob+0x3c/0x50 [badmod]\n[ 5.1] Write of size 1 at addr ffff888003b4e290 by task sh/63\n",
+			"report", "[ 5.1] BUG: KASAN: slab-out-of-bounds in badmod_oob+0x3c/0x50 [badmod]"},
+		{"lockdep", "[ 5.1] ======================================================\n[ 5.1] WARNING: possible circular locking dependency detected\n",
+			"report", "[ 5.1] WARNING: possible circular locking dependency detected"},
+		{"lockdep irq", "[ 5.1] WARNING: inconsistent lock state\n", "report", "[ 5.1] WARNING: inconsistent lock state"},
+		{"recursive", "[ 5.1] WARNING: possible recursive locking detected\n", "report", "[ 5.1] WARNING: possible recursive locking detected"},
+		{"atomic sleep", "[ 5.1] BUG: sleeping function called from invalid context at kernel/sched/completion.c:101\n",
+			"report", "[ 5.1] BUG: sleeping function called from invalid context at kernel/sched/completion.c:101"},
+		{"preempt", "[ 5.1] BUG: using smp_processor_id() in preemptible [00000000] code: sh/1\n", "report", "[ 5.1] BUG: using smp_processor_id() in preemptible [00000000] code: sh/1"},
+		// DEBUG_LIST and ODEBUG report through WARN(): the message first.
+		{"list", "[ 5.1] ------------[ cut here ]------------\n[ 5.1] list_add corruption. next->prev should be prev (ffff8880), but was 0000000000000000.\n[ 5.1] WARNING: CPU: 0 PID: 1 at lib/list_debug.c:29 __list_add_valid+0x7a/0xa0\n",
+			"report", "[ 5.1] list_add corruption. next->prev should be prev (ffff8880), but was 0000000000000000."},
+		{"list del", "[ 5.1] list_del corruption, ffff8880->next is LIST_POISON1 (dead000000000100)\n", "report", "[ 5.1] list_del corruption, ffff8880->next is LIST_POISON1 (dead000000000100)"},
+		{"odebug", "[ 5.1] ODEBUG: free active (active state 0) object: ffff8880 object type: timer_list hint: f+0x0/0x10\n",
+			"report", "[ 5.1] ODEBUG: free active (active state 0) object: ffff8880 object type: timer_list hint: f+0x0/0x10"},
+		{"lockdep off", "[ 9.9] " + lockdepOffLine + " (debug_locks 0): it checked nothing after that\n",
+			"report", "[ 9.9] " + lockdepOffLine + " (debug_locks 0): it checked nothing after that"},
+		// An oops outranks what it causes: the exiting task sleeps in
+		// atomic context.
+		{"oops then report", oopsConsole + "[ 2.2] BUG: sleeping function called from invalid context at include/linux/percpu-rwsem.h:49\n",
+			"oops", "[    2.1] BUG: kernel NULL pointer dereference, address: 0000000000000000"},
+		{"report then warning", "[ 1] BUG: KASAN: use-after-free in f+0x1/0x2\n[ 2] WARNING: CPU: 0 PID: 1 at x.c:1 g+0x1/0x2\n",
+			"report", "[ 1] BUG: KASAN: use-after-free in f+0x1/0x2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

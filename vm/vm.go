@@ -98,9 +98,13 @@ type Result struct {
 
 // Sentinels for the reasons of a GuestError.
 var (
-	ErrPanic        = errors.New("guest kernel panic")
-	ErrOops         = errors.New("guest kernel oops")
-	ErrWarning      = errors.New("guest kernel warning")
+	ErrPanic   = errors.New("guest kernel panic")
+	ErrOops    = errors.New("guest kernel oops")
+	ErrWarning = errors.New("guest kernel warning")
+	// ErrReport is a report of one of the kernel's own checkers: KASAN,
+	// lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_LIST, DEBUG_OBJECTS (as the
+	// debug-6.1 kernel has them), or lockdep found turned off at the end.
+	ErrReport       = errors.New("guest kernel checker report")
 	ErrTimeout      = errors.New("guest timed out")
 	ErrNoExitStatus = errors.New("guest ended without the command's exit status")
 	// ErrNoQEMU is returned when the qemu binary is not installed.
@@ -121,10 +125,11 @@ type kvmFallback struct {
 func (e *kvmFallback) Error() string { return e.why }
 
 // GuestError reports a guest that misbehaved: its kernel panicked,
-// oopsed or warned, the run timed out, or it stopped without passing on
-// the command's status.
+// oopsed, warned or one of its checkers reported a bug, the run timed out,
+// or it stopped without passing on the command's status.
 type GuestError struct {
-	// Reason is "panic", "oops", "warning", "timeout" or "no exit status".
+	// Reason is "panic", "oops", "report", "warning", "timeout" or "no
+	// exit status".
 	Reason string
 	// Line is the first console line showing the problem, if any.
 	Line string
@@ -147,6 +152,8 @@ func (e *GuestError) Unwrap() error {
 		return ErrPanic
 	case "oops":
 		return ErrOops
+	case "report":
+		return ErrReport
 	case "warning":
 		return ErrWarning
 	case "timeout":
@@ -241,8 +248,8 @@ func (c Config) withDefaults() (Config, arch, error) {
 
 // Run boots c.Kernel in qemu with a generated initramfs, runs c.Cmd and
 // waits for the guest to power off. The Result is non-nil once qemu has
-// started. A *GuestError reports a panic, oops, warning, timeout or a
-// missing exit status; the Result then still holds whatever was seen.
+// started. A *GuestError reports a panic, oops, checker report, warning,
+// timeout or a missing exit status; the Result then still holds whatever was seen.
 // Cancelling ctx kills qemu and returns ctx's error. Temporary files are
 // removed on every path.
 func Run(ctx context.Context, c Config) (*Result, error) {
@@ -282,7 +289,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	err = buildInitramfs(initrd, initramfs{
 		busybox: c.Busybox,
 		kgen:    kgen,
-		init:    fmt.Sprintf(initScript, a.output),
+		init:    fmt.Sprintf(initScript, a.output, lockdepOffLine),
 		files: map[string]string{
 			"/etc/kgen/cmd": c.Cmd,
 			"/etc/kgen/env": env,
@@ -652,7 +659,8 @@ loop:
 	}
 	switch {
 	case reason != "":
-		// A panic, oops or warning outranks a timeout: it is its cause.
+		// A panic, oops, report or warning outranks a timeout: it is
+		// its cause.
 	case timedOut:
 		reason, line = "timeout", fmt.Sprintf("no exit after %v", c.Timeout)
 		if kvm && !sawInit {

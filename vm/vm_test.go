@@ -74,7 +74,7 @@ func stubKgen(t *testing.T, dir string) string {
 // command sees and returns.
 func TestRun(t *testing.T) {
 	kgen, stubDir := "", t.TempDir()
-	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12"} {
+	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"} {
 		t.Run(k, func(t *testing.T) {
 			vmlinux, release := needKernel(t, k)
 			if kgen == "" {

@@ -31,8 +31,9 @@ func newVMCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `vm boots VMLINUX in qemu (see --accel) with an initramfs kgen assembles:
 a static busybox, this kgen binary as /bin/kgen, and the --add files. It runs CMD with sh -c as root in /root,
 streams its stdout and stderr, and exits with its status. A kernel panic,
-oops or WARNING on the guest console, or the timeout, makes vm exit 1 and
-print the console's tail. debugfs and tracefs are not mounted (kgen load
+oops or WARNING on the guest console, a report of a debug kernel's checkers
+(KASAN, lockdep, atomic sleep, DEBUG_LIST, ODEBUG; lockdep found turned off
+at the end), or the timeout, makes vm exit 1 and print the console's tail. debugfs and tracefs are not mounted (kgen load
 mounts them); KGEN_IN_VM=1 is set.
 
 VMLINUX is best the uncompressed ELF vmlinux (scripts/fetch-kernels.sh
