@@ -67,6 +67,12 @@ built MODULE.ko, and traces a process tree with it:
 }
 
 func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON bool, kdir string, stdout, stderr io.Writer) error {
+	// Ctrl-C (or SIGTERM) is ours from the start: one that comes while the
+	// module builds or loads must still unload it, and a kgen run started
+	// with SIGINT ignored (a background job of a script) must still get
+	// it once Notify has installed the handler.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	ko := target
 	if !strings.HasSuffix(target, ".ko") {
 		s, err := spec.ParseFile(target)
@@ -127,8 +133,16 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 		}
 		return err
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if ctx.Err() != nil {
+		// Interrupted while building or loading: CMD never runs (closing
+		// the pipe unwritten makes the child exit), and nothing stays.
+		if child != nil {
+			release.Close()
+			child.Wait()
+		}
+		_, uerr := loader.Unload(mi.Name, opts)
+		return errors.Join(fmt.Errorf("run %s: interrupted", target), uerr)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	exitCode := 0
 	done := make(chan error, 1)

@@ -129,6 +129,14 @@ sh -c 'while [ ! -e /tmp/stop2 ]; do cat /nonexistent_attach 2>/dev/null; sleep 
 AP=$!
 kgen run process.ko -p $AP >/tmp/attach.out 2>/tmp/attach.err &
 KR=$!
+# Ctrl-C once kgen run traces (the load takes seconds on a debug kernel):
+# its instance has all the module's events on, and a few of the target's
+# openat calls went by.
+n=0
+while [ "$(cat $T/instances/kgen_process/events/process/enable 2>/dev/null)" != 1 ] && [ $n -lt 600 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
 sleep 3
 kill -INT $KR; wait $KR; echo "rc=$?"
 touch /tmp/stop2; wait $AP
