@@ -41,13 +41,16 @@ sec comm-unload
 kgen unload reads >/dev/null 2>&1; echo "rc=$?"
 
 # 3. pid filter: only the process whose pid is passed is traced.
-sh -c 'sleep 2; exec dd if=/dev/zero of=/dev/null bs=64 count=2 2>/dev/null' &
+# The target reads once kgen trace runs (/tmp/go-pid), however long the
+# load takes (seconds on the debug kernel).
+sh -c 'while [ ! -e /tmp/go-pid ]; do sleep 0.1; done; exec dd if=/dev/zero of=/dev/null bs=64 count=2 2>/dev/null' &
 target=$!
 sec pid-load
 echo "target=$target"
 kgen load reads.ko vfs_read_pid=$target; echo "rc=$?"
 kgen trace reads --json --duration 4s >/tmp/pid.json 2>/dev/null &
 sleep 1
+touch /tmp/go-pid
 dd if=/dev/zero of=/dev/null bs=32 count=2 2>/dev/null
 wait
 sec pid-events
