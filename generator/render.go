@@ -17,17 +17,10 @@ var (
 	parseErr  error
 )
 
-// funcs are the few functions templates need; text/template's builtins
-// do the rest. (No sprig: its ~10 modules bought nothing the templates
-// use, and its env functions would have to be removed.)
-func funcs() template.FuncMap {
-	return template.FuncMap{"cstr": CString}
-}
-
 // tmpl parses every embedded template once.
 func tmpl() (*template.Template, error) {
 	parseOnce.Do(func() {
-		t := template.New("").Funcs(funcs()).Option("missingkey=error")
+		t := template.New("").Option("missingkey=error")
 		parseErr = fs.WalkDir(templates.FS, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".tmpl") {
 				return err
