@@ -25,7 +25,7 @@ type Event struct {
 	// StackSyms is Stack symbolised ("vfs_read+0x0/0x1a0"); filled by Trace
 	// when kallsyms is readable.
 	StackSyms []string
-	Raw       string // the line, trimmed
+	Raw       string // the line, without the column padding and the newline
 
 	tsText string // the timestamp as printed, for exact JSON
 }
@@ -90,7 +90,7 @@ func (p *Parser) Parse(line string) (Event, error) {
 }
 
 func parseEvent(ef *EventFormat, line, task string, m []string, text string) (Event, error) {
-	ev := Event{Task: task, Event: m[5], Raw: strings.TrimSpace(line), tsText: m[4], Fields: map[string]any{}}
+	ev := Event{Task: task, Event: m[5], Raw: line, tsText: m[4], Fields: map[string]any{}}
 	var err error
 	if ev.PID, err = strconv.Atoi(m[1]); err != nil {
 		return Event{}, fmt.Errorf("pid: %w", err)

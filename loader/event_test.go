@@ -268,6 +268,10 @@ func FuzzParseLine(f *testing.F) {
 		`my-odd task-5-42 (   40) [1]  1.5: ev: pid=42 comm="a" b" ret=0 ptr=0x0 big=18446744073709551615 stack={}`,
 		`<...>-7 [000] ..... 3: sq: pid=1 comm='' ret=1 ptr=0x1 big=1 stack=`,
 		"CPU:1 [LOST 12 EVENTS]",
+		// A comm may start with a tab (prctl(PR_SET_NAME)); CI found Raw
+		// dropping it, so that Raw no longer parsed to the same event.
+		"  \t-0 [0] 0: sq: pid=0 comm='' ret=0 ptr=0x0 big=0 stack=",
+		"x-1 [0] 1: sq: pid=1 comm='x' ret=0 ptr=0x0 big=0 stack= \t",
 	} {
 		f.Add(s)
 	}
