@@ -238,7 +238,8 @@ if [ $have = yes ]; then
 	ld leakcheck.ko target=null_blk
 	ld $M/null_blk.ko nr_devices=1
 	touch /tmp/loop
-	(i=0; while [ -e /tmp/loop ]; do mkdir $C/nullb/d$i && rmdir $C/nullb/d$i; i=$((i + 1)); done; echo "loops=$i") >/tmp/loop.out 2>&1 &
+	# stops at the first failure: then loops= counts the good rounds
+	(i=0; while [ -e /tmp/loop ] && mkdir $C/nullb/d$i && rmdir $C/nullb/d$i; do i=$((i + 1)); done; echo "loops=$i") >/tmp/loop.out 2>&1 &
 	LP=$!
 	sleep 3
 	sec loop-stats
