@@ -547,6 +547,9 @@ func checkPayloadLoop(t *testing.T, s map[string]string) {
 	if kv(u, "hooks") != "0" || kv(u, "nullb-after") != "yes" {
 		t.Errorf("after the unload under the loop: hooks left or null_blk broken:\n%s", u)
 	}
+	if kv(u, "loop-alive") != "yes" {
+		t.Errorf("the configfs loop stopped (a mkdir or rmdir failed) before the payload's unload was over:\n%s", u)
+	}
 	if n, _ := strconv.Atoi(kv(u, "loops")); n < 2 {
 		t.Errorf("the configfs loop ran %d times", n)
 	}

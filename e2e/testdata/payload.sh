@@ -247,6 +247,7 @@ if [ $have = yes ]; then
 	sec loop-unload
 	ul leakcheck
 	sleep 1
+	kill -0 $LP 2>/dev/null && echo "loop-alive=yes" || echo "loop-alive=no"
 	rm /tmp/loop
 	wait $LP
 	cat /tmp/loop.out
