@@ -327,6 +327,7 @@ func checkPayloadLeaky(t *testing.T, s map[string]string) {
 	if r := rcs(s["leaky-unload"]); len(r) != 1 || r[0] != "0" {
 		t.Errorf("kgen unload leaky:\n%s", s["leaky-unload"])
 	}
+	before := t.Failed()
 	info := leakInfo(s["leaky-info"])
 	want := map[string]int{"allocations": 8, "frees": 4, "possible leaks": 4, "unallocated frees": 1}
 	for k, v := range want {
@@ -334,7 +335,7 @@ func checkPayloadLeaky(t *testing.T, s map[string]string) {
 			t.Errorf("fixture unloaded: info %q = %d (present %v), want %d", k, got, ok, v)
 		}
 	}
-	if t.Failed() {
+	if t.Failed() && !before {
 		t.Logf("info:\n%s", s["leaky-info"])
 	}
 	gs := possibleLeaks(t, s["leaky-possible"])
@@ -374,7 +375,7 @@ func checkPayloadLeaky(t *testing.T, s map[string]string) {
 	if u := strings.TrimSpace(s["leaky-unallocated"]); !regexp.MustCompile(`^(kfree 1|1 kfree\b.*)$`).MatchString(u) {
 		t.Errorf("unallocated_frees: want one line for kfree, count 1 (kobject_get_path's string):\n%s", u)
 	}
-	if t.Failed() {
+	if t.Failed() && !before {
 		t.Logf("possible_leaks:\n%s\nunallocated_frees:\n%s", s["leaky-possible"], s["leaky-unallocated"])
 	}
 	if r := rcs(s["leaky-leaks-unload"]); len(r) != 1 || r[0] != "0" || kv(s["leaky-leaks-unload"], "hooks") != "0" {
@@ -500,6 +501,7 @@ func checkPayloadPatterns(t *testing.T, s map[string]string) {
 		}
 	}
 	p := s["pat-pid"]
+	before := t.Failed()
 	if kv(p, "pid") != kv(p, "tree") {
 		t.Errorf("points/kmalloc/pid reads %q, written %q", kv(p, "pid"), kv(p, "tree"))
 	}
@@ -522,7 +524,7 @@ func checkPayloadPatterns(t *testing.T, s map[string]string) {
 	if !strings.Contains(p, "\npid=0\n") {
 		t.Errorf("points/kmalloc/pid after writing 0:\n%s", p)
 	}
-	if t.Failed() {
+	if t.Failed() && !before {
 		t.Logf("pid tree:\n%s", p)
 	}
 	if r := rcs(s["pat-unload"]); len(r) != 2 || r[0] != "0" || r[1] != "0" || kv(s["pat-unload"], "hooks") != "0" {
