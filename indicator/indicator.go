@@ -369,7 +369,7 @@ func Compile(text string, vars []string, consts []Sym) (*Prog, error) {
 				}
 			}
 			if !found {
-				return nil, c.fail(start, "unknown name %q (variables: %s)", name, strings.Join(vars, ", "))
+				return nil, c.fail(start, "unknown name %q (%s)", name, known(vars, consts))
 			}
 			want = false
 		case want:
@@ -480,6 +480,23 @@ func Compile(text string, vars []string, consts []Sym) (*Prog, error) {
 		}
 	}
 	return c.prog, nil
+}
+
+// known lists the names for an error: the variables, and the constants in
+// short.
+func known(vars []string, consts []Sym) string {
+	s := "no variables"
+	if len(vars) > 0 {
+		s = "variables: " + strings.Join(vars, ", ")
+	}
+	switch len(consts) {
+	case 0:
+	case 1:
+		s += "; constant: " + consts[0].Name
+	default:
+		s += fmt.Sprintf("; constants: %s and %d more", consts[0].Name, len(consts)-1)
+	}
+	return s
 }
 
 func binop(op uint32, x, y int64) int64 {

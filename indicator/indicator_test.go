@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -156,7 +157,7 @@ var tableCases = []tcase{
 	// names
 	{text: "caller != 0", env: env{"caller": -4096}, want: 1},
 	{text: "Times", err: `unknown name "Times"`},
-	{text: "foo", err: `unknown name "foo" (variables: size, flags, node, ptr, times, rnd100, rnd10000, in_init, caller) at 0`},
+	{text: "foo", err: `unknown name "foo" (variables: size, flags, node, ptr, times, rnd100, rnd10000, in_init, caller; constants: GFP_KERNEL and 3 more) at 0`},
 	{text: "size + " + long32, err: "name longer than 31 bytes at 7"},
 	{text: "size + " + long31, err: `unknown name "` + long31 + `"`},
 	{text: "GFP_KERNEL(1)", err: `"(" where an operator is expected at 10`},
@@ -395,6 +396,32 @@ func TestGFPNamesInHeaders(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^#define\s+` + name + `\b`).MatchString(all.String()) {
 				t.Errorf("%s: %s is not a macro in %s", k, name, strings.Join(files, ", "))
 			}
+		}
+	}
+}
+
+// The header is plain C: the generator renders it with text/template, and
+// the harness and the module include it as it is.
+func TestCHeaderPlain(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "templates", "payload", "ind.h.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "{{") {
+		t.Error("ind.h.tmpl holds a template action")
+	}
+	if strings.Contains(string(b), "#include") {
+		t.Error("ind.h.tmpl includes a header: its includer provides the types")
+	}
+	for _, c := range []struct {
+		name string
+		val  int
+	}{{"KGEN_IND_MAX_LEN", MaxLen}, {"KGEN_IND_MAX_INSNS", MaxInsns}, {"KGEN_IND_MAX_DEPTH", MaxDepth},
+		{"KGEN_IND_MAX_VARS", MaxVars}, {"KGEN_IND_MAX_OPS", MaxOps}, {"KGEN_IND_MAX_NAME", MaxName}} {
+		re := regexp.MustCompile(`(?m)^#define\s+` + c.name + `\s+(\d+)`)
+		m := re.FindStringSubmatch(string(b))
+		if m == nil || m[1] != strconv.Itoa(c.val) {
+			t.Errorf("ind.h.tmpl: %s is %v, Go says %d", c.name, m, c.val)
 		}
 	}
 }
