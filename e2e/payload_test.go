@@ -9,13 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"kgen/spec"
 )
 
-// kindPayload is the payload kind's name (spec.KindPayload on main).
-const kindPayload = "payload"
-
 func init() {
-	scenarios[kindPayload] = scenario{
+	scenarios[spec.KindPayload] = scenario{
 		guest: guest{
 			Specs:   []string{"../examples/payload.yaml", "../examples/fsim.yaml", "../examples/leakcheck.yaml"},
 			Script:  "testdata/payload.sh",
@@ -34,7 +33,7 @@ func init() {
 // run-time calls, attach: before refusing a loaded target, and unloading
 // the payload under a target's allocation loop and the target under the
 // payload. debug-6.1 has no Debian modules: it runs the fixture's parts.
-func TestVMPayload(t *testing.T) { runScenario(t, kindPayload) }
+func TestVMPayload(t *testing.T) { runScenario(t, spec.KindPayload) }
 
 // debianTargets are the Debian modules payload.sh loads as targets, from
 // scripts/extract-modules.sh's flat directory.
@@ -573,7 +572,7 @@ func TestPayloadNoTailCall(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			k := need(t, name, "KGEN_REQUIRE_KERNELS")
 			cache := t.TempDir()
-			for _, sp := range scenarios[kindPayload].guest.Specs {
+			for _, sp := range scenarios[spec.KindPayload].guest.Specs {
 				out := t.TempDir()
 				if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache); err != nil {
 					t.Fatalf("kgen build %s: %v\n%s", sp, err, o)
