@@ -139,3 +139,6 @@ func klog() ([]byte, error) {
 	}
 	return buf[:n], nil
 }
+
+// RunDir is the directory kgen keeps its state in under opts.
+func RunDir(opts *Options) string { return opts.withDefaults().RunDir }
