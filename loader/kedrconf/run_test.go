@@ -173,8 +173,8 @@ func TestUnrun(t *testing.T) {
 		wantLeft []string
 	}{
 		{name: "with record: only what the lines loaded",
-			preload: []string{"configfs"}, // loaded before: not the line's
-			want:    []string{"rmmod x", "sh after-payload", "unload p", "rmmod null_blk", "sh umount-if-mounted d"},
+			preload:  []string{"configfs"}, // loaded before: not the line's
+			want:     []string{"rmmod x", "sh after-payload", "unload p", "rmmod null_blk", "sh umount-if-mounted d"},
 			wantLeft: []string{"configfs"}},
 		{name: "without record: the modules the lines name", noRecord: true,
 			want:     []string{"rmmod x", "sh after-payload", "unload p", "rmmod null_blk", "sh umount-if-mounted d"},
