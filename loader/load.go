@@ -154,7 +154,7 @@ func insmod(o *Options, name, modPath, params string) error {
 			return fmt.Errorf("load module %s: read %s: %w", name, modPath, derr)
 		}
 		if c != NotCompressed {
-			o.logf("decompressed %s (%s) in user space: the kernel does not (%v)", modPath, c, err)
+			o.logf("decompressed %s (%s) in user space: the kernel refused it compressed (%v)", modPath, c, err)
 		}
 		err = o.InitModule(img, params)
 	}
