@@ -171,6 +171,10 @@ func checkKedrConf(t *testing.T, kernel string, s map[string]string) {
 		t.Errorf("after unload -c seed.conf (want no module, no mount, no state): %q", got)
 	}
 
+	if got := s["seed-instances"]; got != "" {
+		t.Errorf("tracefs instances left after unload -c seed.conf: %q", got)
+	}
+
 	// 4. A failing middle line.
 	if !regexp.MustCompile(`(?m)^kgen: fail\.conf:14: on_load echo 1 > /tmp/kedr/debugfs/tracing/events/no_such_event/enable: run /bin/sh -c: exit status 1$`).MatchString(s["fail-load"]) ||
 		!strings.Contains(s["fail-load"], "rc=1") {
@@ -183,6 +187,10 @@ func checkKedrConf(t *testing.T, kernel string, s map[string]string) {
 	}
 	if got := strings.TrimSpace(s["fail-after"]); got != "/run/kgen:\nkedrconf\n\n/run/kgen/kedrconf:" {
 		t.Errorf("after the failed load (want no module, no mount, no state): %q", got)
+	}
+
+	if got := s["fail-instances"]; got != "" {
+		t.Errorf("tracefs instances left after the failed load: %q", got)
 	}
 
 	// 5. Compressed modules.

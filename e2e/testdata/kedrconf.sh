@@ -8,6 +8,11 @@ set -u
 sec() { echo "=== $1"; }
 mods() { cut -d' ' -f1 /proc/modules | sort | tr '\n' ' '; echo; }
 fsmounts() { grep -E ' (debugfs|tracefs) ' /proc/mounts | cut -d' ' -f2,3; }
+# instances: the tracefs instances the kernel has (they outlive mounts)
+instances() {
+	mkdir -p /tmp/tfs && mount -t tracefs nodev /tmp/tfs && ls /tmp/tfs/instances
+	umount /tmp/tfs
+}
 D=/tmp/kedr/debugfs
 P=/root/vfs_read_lat.ko
 REL=$(uname -r)
@@ -84,6 +89,8 @@ sec seed-after
 mods
 fsmounts
 ls /run/kgen /run/kgen/kedrconf 2>&1
+sec seed-instances
+instances
 
 # 4. A failing middle line rolls everything back.
 sed 's#/events/vfs_read_lat/enable#/events/no_such_event/enable#' seed.conf >fail.conf
@@ -93,6 +100,8 @@ sec fail-after
 mods
 fsmounts
 ls /run/kgen /run/kgen/kedrconf 2>&1
+sec fail-instances
+instances
 
 # 5. Compressed modules: kgen load PATH.ko.{xz,zst,gz}, and module PATH.
 for c in xz zst gz; do
