@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -68,7 +71,10 @@ and the error names the line. kgen unload -c FILE undoes it all.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if conf != "" {
-				if err := kedrconf.Load(conf, confOptions(stdout, stderr)); err != nil {
+				// Ctrl-C lets the running line finish, then rolls back.
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				if err := kedrconf.Load(ctx, conf, confOptions(stdout, stderr)); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "loaded %s; undo it with `kgen unload -c %s`\n", conf, conf)

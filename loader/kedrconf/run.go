@@ -1,6 +1,7 @@
 package kedrconf
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -59,28 +60,37 @@ type undoStep struct {
 	do   func() error
 }
 
-// run loads c: its lines in order. When one fails, the steps done so far
-// are undone in reverse (modules and payloads removed, the on_unload lines
-// met so far run) and the error names the failing line.
-func run(c *Config, a Actions, log io.Writer) (*Record, error) {
+// ErrInterrupted: the load was cancelled (Ctrl-C) between two lines.
+var ErrInterrupted = errors.New("interrupted")
+
+// run loads c: its lines in order. When one fails, or ctx is done before
+// the next line, the steps done so far are undone in reverse (modules and
+// payloads removed, the on_unload lines met so far run) and the error
+// names the failing (or next) line.
+func run(ctx context.Context, c *Config, a Actions, log io.Writer) (*Record, error) {
 	rec := &Record{File: c.File}
 	var undo []undoStep
 	for _, l := range c.Lines {
-		fmt.Fprintf(log, "load %s:%d: %s\n", c.File, l.N, l.Text)
 		var err error
-		switch l.Kind {
-		case OnLoad:
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w before this line (%v): rolled back", ErrInterrupted, context.Cause(ctx))
+		} else {
+			fmt.Fprintf(log, "load %s:%d: %s\n", c.File, l.N, l.Text)
+		}
+		switch {
+		case err != nil:
+		case l.Kind == OnLoad:
 			err = a.Shell(l.Arg)
-		case OnUnload:
+		case l.Kind == OnUnload:
 			undo = append(undo, undoStep{l, func() error { return a.Shell(l.Arg) }})
-		case Module:
+		case l.Kind == Module:
 			var mods []string
 			mods, err = a.LoadModule(l)
 			if err == nil {
 				rec.Lines = append(rec.Lines, RecordedLine{N: l.N, Text: l.Text, Modules: mods})
 				undo = append(undo, undoStep{l, func() error { return a.UnloadModules(mods) }})
 			}
-		case Payload:
+		case l.Kind == Payload:
 			var name string
 			name, err = a.LoadPayload(l)
 			if err == nil {

@@ -1,6 +1,7 @@
 package kedrconf
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +122,7 @@ func TestRunOrderAndRollback(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeActions{fail: map[string]bool{tt.fail: true}, deps: map[string][]string{"null_blk": {"configfs"}}}
-			rec, err := run(parse(t, conf), f, io.Discard)
+			rec, err := run(context.Background(), parse(t, conf), f, io.Discard)
 			if !slices.Equal(f.log, tt.want) {
 				t.Errorf("actions:\n got %q\nwant %q", f.log, tt.want)
 			}
@@ -150,7 +151,7 @@ func TestRunOrderAndRollback(t *testing.T) {
 
 func TestRollbackFailureReported(t *testing.T) {
 	f := &fakeActions{fail: map[string]bool{"sh enable p": true, "unload p": true}, deps: map[string][]string{}}
-	_, err := run(parse(t, conf), f, io.Discard)
+	_, err := run(context.Background(), parse(t, conf), f, io.Discard)
 	want := "c.conf:6: on_load enable p: failed\nroll back: c.conf:5: payload p: failed"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
@@ -186,7 +187,7 @@ func TestUnrun(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeActions{fail: map[string]bool{}, deps: map[string][]string{"null_blk": {"configfs"}}, loaded: tt.preload}
-			rec, err := run(c, f, io.Discard)
+			rec, err := run(context.Background(), c, f, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,5 +221,39 @@ func TestUnrunStaleRecord(t *testing.T) {
 	}
 	if want := []string{"rmmod b", "rmmod a", "rmmod dep"}; !slices.Equal(f.log, want) {
 		t.Errorf("actions %q, want %q", f.log, want)
+	}
+}
+
+// interruptingActions cancels the load while one line runs.
+type interruptingActions struct {
+	*fakeActions
+	at     string
+	cancel context.CancelFunc
+}
+
+func (a interruptingActions) Shell(cmd string) error {
+	if "sh "+cmd == a.at {
+		a.cancel()
+	}
+	return a.fakeActions.Shell(cmd)
+}
+
+// TestRunInterrupted: Ctrl-C during a line lets it finish, then rolls
+// everything back and names the next line.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &fakeActions{fail: map[string]bool{}, deps: map[string][]string{}}
+	_, err := run(ctx, parse(t, conf), interruptingActions{f, "sh enable p", cancel}, io.Discard)
+	want := []string{"sh mkdir d", "sh mount d", "module null_blk", "payload p", "sh enable p",
+		"unload p", "rmmod null_blk", "sh umount-if-mounted d"}
+	if !slices.Equal(f.log, want) {
+		t.Errorf("actions:\n got %q\nwant %q", f.log, want)
+	}
+	if !errors.Is(err, ErrInterrupted) || !strings.HasPrefix(err.Error(), "c.conf:7: on_unload after-payload: interrupted before this line") {
+		t.Errorf("error = %v", err)
+	}
+	if len(f.loaded) != 0 {
+		t.Errorf("left loaded: %v", f.loaded)
 	}
 }

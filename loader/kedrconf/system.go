@@ -1,6 +1,7 @@
 package kedrconf
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -44,9 +45,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Load parses the configuration at file and runs it (see run). What it
-// loaded is recorded for Unload.
-func Load(file string, opts Options) error {
+// Load parses the configuration at file and runs it (see run); once ctx
+// is done (Ctrl-C), the line running finishes and everything is rolled
+// back. What it loaded is recorded for Unload. A configuration loaded and
+// not unloaded yet is refused.
+func Load(ctx context.Context, file string, opts Options) error {
 	o := opts.withDefaults()
 	c, err := ParseFile(file)
 	if err != nil {
@@ -56,7 +59,10 @@ func Load(file string, opts Options) error {
 	if err != nil {
 		return err
 	}
-	rec, err := run(c, &System{o}, o.Stderr)
+	if _, err := os.Stat(rp); err == nil {
+		return fmt.Errorf("load configuration %s: %w: it was loaded (%s) and not unloaded; `kgen unload -c %s` first", file, loader.ErrAlreadyLoaded, rp, file)
+	}
+	rec, err := run(ctx, c, &System{o}, o.Stderr)
 	if err != nil {
 		return err
 	}

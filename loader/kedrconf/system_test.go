@@ -2,6 +2,8 @@ package kedrconf
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +33,7 @@ func TestSystemShellAndRecord(t *testing.T) {
 		return p
 	}
 	good := write("good.conf", "on_load echo loaded; echo L >> "+trail+"\non_unload echo U >> "+trail+"; echo oops >&2\n")
-	if err := Load(good, o); err != nil {
+	if err := Load(context.Background(), good, o); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "loaded\n" || !strings.Contains(errb.String(), "load "+good+":1: on_load echo loaded") {
@@ -40,6 +42,9 @@ func TestSystemShellAndRecord(t *testing.T) {
 	recs, _ := filepath.Glob(filepath.Join(dir, "run/kedrconf/*.json"))
 	if len(recs) != 1 {
 		t.Errorf("records: %v", recs)
+	}
+	if err := Load(context.Background(), good, o); err == nil || !errors.Is(err, loader.ErrAlreadyLoaded) {
+		t.Errorf("second load -c: %v, want refused until unload -c", err)
 	}
 	errb.Reset()
 	if err := Unload(good, o); err != nil {
@@ -53,7 +58,7 @@ func TestSystemShellAndRecord(t *testing.T) {
 	}
 
 	bad := write("bad.conf", "on_unload echo U2 >> "+trail+"\non_load echo L2 >> "+trail+"\nmodule null_blk\non_load echo never >> "+trail+"\n")
-	err := Load(bad, o)
+	err := Load(context.Background(), bad, o)
 	if err == nil || !strings.HasPrefix(err.Error(), bad+":3: module null_blk: load module null_blk: ") ||
 		!strings.Contains(err.Error(), "apt-get install linux-image-6.12.0-test") {
 		t.Errorf("failing module line: %v", err)
@@ -61,10 +66,10 @@ func TestSystemShellAndRecord(t *testing.T) {
 	if b, _ := os.ReadFile(trail); string(b) != "L\nU\nL2\nU2\n" {
 		t.Errorf("trail = %q", b)
 	}
-	if err := Load(write("sh.conf", "on_load exit 3\n"), o); err == nil || !strings.Contains(err.Error(), ":1: on_load exit 3: run /bin/sh -c: exit status 3") {
+	if err := Load(context.Background(), write("sh.conf", "on_load exit 3\n"), o); err == nil || !strings.Contains(err.Error(), ":1: on_load exit 3: run /bin/sh -c: exit status 3") {
 		t.Errorf("failing command: %v", err)
 	}
-	if err := Load(filepath.Join(dir, "none.conf"), o); err == nil || !strings.Contains(err.Error(), "read configuration: open ") {
+	if err := Load(context.Background(), filepath.Join(dir, "none.conf"), o); err == nil || !strings.Contains(err.Error(), "read configuration: open ") {
 		t.Errorf("missing file: %v", err)
 	}
 }
