@@ -36,11 +36,14 @@ func TestVMKedrConf(t *testing.T) {
 				t.Skip(msg)
 			}
 			out := t.TempDir()
-			if o, err := kgen(t, "build", "../examples/kretprobe.yaml", "--kdir", k.KDIR, "-o", out); err != nil {
-				t.Fatalf("kgen build: %v\n%s", err, o)
+			for _, sp := range []string{"../examples/kretprobe.yaml", "../examples/payload.yaml"} {
+				if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", out); err != nil {
+					t.Fatalf("kgen build %s: %v\n%s", sp, err, o)
+				}
 			}
 			ko := filepath.Join(out, "vfs_read_lat.ko")
-			files := []string{tree + ":/lib/modules/" + k.Release, ko + ":/root/vfs_read_lat.ko"}
+			files := []string{tree + ":/lib/modules/" + k.Release, ko + ":/root/vfs_read_lat.ko",
+				filepath.Join(out, "payload_dump_stack.ko") + ":/root/payload_dump_stack.ko"}
 			for _, c := range []string{"xz", "zst", "gz"} {
 				files = append(files, compressFile(t, ko, c)+":/root/vfs_read_lat.ko."+c)
 			}
@@ -152,16 +155,24 @@ func checkKedrConf(t *testing.T, kernel string, s map[string]string) {
 	if !strings.Contains(s["seed-load"], "rc=0") {
 		t.Fatalf("kgen load -c seed.conf failed:\n%s", s["seed-load"])
 	}
-	if got := strings.TrimSpace(s["seed-mods"]); got != "configfs null_blk vfs_read_lat" {
+	if got := strings.TrimSpace(s["seed-mods"]); got != "configfs dummy null_blk payload_dump_stack" {
 		t.Errorf("after load -c seed.conf: modules %q", got)
 	}
-	if strings.Contains(s["seed-mounts"], "/tmp/kedr/debugfs") {
-		t.Errorf("the configuration's debugfs is still mounted after its on_load umount:\n%s", s["seed-mounts"])
+	// The configuration's debugfs is gone; kgen's own mounts stay.
+	if got := s["seed-mounts"]; got != "/sys/kernel/debug debugfs\n/sys/kernel/tracing tracefs\n" {
+		t.Errorf("mounts after load -c seed.conf (its on_load umount ran):\n%s", got)
 	}
 	if got := strings.TrimSpace(s["seed-enable"]); got != "1" {
-		t.Errorf("events/vfs_read_lat/enable after the on_load echo = %q, want 1", got)
+		t.Errorf("events/payload_dump_stack/enable after the on_load echo = %q, want 1", got)
 	}
-	if n := strings.TrimSpace(line("seed-trace", 0)); n == "0" || n == "" || !strings.Contains(s["seed-trace"], "events seen") {
+	// The payload, loaded before its target, saw the target's init.
+	if m := regexp.MustCompile(`(?m)^kmalloc fired ([1-9][0-9]*)$`).FindStringSubmatch(s["seed-stats"]); m == nil {
+		t.Errorf("the payload fired no kmalloc point for null_blk:\n%s", s["seed-stats"])
+	}
+	if n := strings.TrimSpace(s["seed-stacks"]); n == "0" || n == "" {
+		t.Errorf("no dump_stack in the kernel log (%q)", n)
+	}
+	if n := strings.TrimSpace(line("seed-trace", -1)); n == "0" || !strings.Contains(s["seed-trace"], "events seen") {
 		t.Errorf("kgen trace of the configuration's payload:\n%s", s["seed-trace"])
 	}
 	if !strings.Contains(s["seed-unload"], "rc=0") {
@@ -170,7 +181,6 @@ func checkKedrConf(t *testing.T, kernel string, s map[string]string) {
 	if got := strings.TrimSpace(s["seed-after"]); got != "/run/kgen:\nkedrconf\n\n/run/kgen/kedrconf:" {
 		t.Errorf("after unload -c seed.conf (want no module, no mount, no state): %q", got)
 	}
-
 	if got := s["seed-instances"]; got != "" {
 		t.Errorf("tracefs instances left after unload -c seed.conf: %q", got)
 	}
@@ -180,7 +190,7 @@ func checkKedrConf(t *testing.T, kernel string, s map[string]string) {
 		!strings.Contains(s["fail-load"], "rc=1") {
 		t.Errorf("the failing line 14 is not named, or rc is not 1:\n%s", s["fail-load"])
 	}
-	for _, want := range []string{"roll back fail.conf:13: payload", "roll back fail.conf:10: module null_blk", "roll back fail.conf:7: on_unload"} {
+	for _, want := range []string{"roll back fail.conf:13: payload", "roll back fail.conf:10: module dummy", "roll back fail.conf:7: on_unload"} {
 		if !strings.Contains(s["fail-load"], want) {
 			t.Errorf("rollback lacks %q:\n%s", want, s["fail-load"])
 		}

@@ -1,8 +1,9 @@
 # Runs inside the kgen VM (busybox sh, as root, in /root) with the
 # kernel's Debian modules at /lib/modules/$(uname -r) (as
-# scripts/extract-modules.sh extracted them), the kretprobe example as
-# /root/vfs_read_lat.ko (the payload until the payload kind lands) and
-# compressed copies of it (.ko.xz, .ko.zst, .ko.gz). Prints raw facts in
+# scripts/extract-modules.sh extracted them), the payload example as
+# /root/payload_dump_stack.ko, the kretprobe example as
+# /root/vfs_read_lat.ko and compressed copies of it (.ko.xz, .ko.zst,
+# .ko.gz). Prints raw facts in
 # "=== section" blocks; kedrconf_test.go asserts on them.
 set -u
 sec() { echo "=== $1"; }
@@ -15,6 +16,8 @@ instances() {
 }
 D=/tmp/kedr/debugfs
 P=/root/vfs_read_lat.ko
+PAY=/root/payload_dump_stack.ko
+PNAME=payload_dump_stack
 REL=$(uname -r)
 
 sec start
@@ -48,7 +51,9 @@ kgen unload -c cfs.conf >/dev/null 2>&1
 sec pre-after
 mods
 
-# 3. The seed's configuration, its paths changed.
+# 3. The seed's configuration, its paths changed: KEDR's core module is
+#    dummy here, the payload is examples/payload.yaml watching null_blk,
+#    loaded (as KEDR's target) after it.
 cat >seed.conf <<EOC
 on_load mkdir -p "$D"
 
@@ -58,16 +63,19 @@ on_load mount debugfs -t debugfs "$D"
 # This allows to roll back in case of error while loading a payload
 on_unload mount | grep "$D"; if test \$? -eq 0; then umount "$D"; fi
 
-# An installed module (KEDR's core modules here)
-module null_blk
+# A module the payload does not watch (KEDR's core modules were here)
+module dummy
 
 # Payload modules
-payload $P 
-on_load echo 1 > $D/tracing/events/vfs_read_lat/enable
+payload $PAY target=null_blk 
+on_load echo 1 > $D/tracing/events/$PNAME/enable
+# The target: its kmalloc calls from its init on go through the payload
+module null_blk
 
 # After tracepoints are enabled for all payloads, unmount debugfs
 on_load umount "$D"
 EOC
+dmesg -c >/dev/null
 sec seed-load
 kgen load -c seed.conf 2>&1; echo "rc=$?"
 sec seed-mods
@@ -75,14 +83,15 @@ mods
 sec seed-mounts
 fsmounts
 sec seed-enable
-cat /sys/kernel/tracing/events/vfs_read_lat/enable 2>&1
+cat /sys/kernel/tracing/events/$PNAME/enable 2>&1
+sec seed-stats
+cat /sys/kernel/debug/kgen/$PNAME/stats 2>&1
+sec seed-stacks
+dmesg | grep -c 'Call Trace'
 sec seed-trace
-kgen trace vfs_read_lat --duration 4s >/tmp/seed.trace 2>/tmp/seed.trace.err &
-sleep 1
-cat /proc/version /etc/passwd >/dev/null
-wait
-grep -c 'vfs_read' /tmp/seed.trace
-cat /tmp/seed.trace.err
+kgen trace $PNAME --duration 2s 2>&1 >/tmp/seed.trace
+head -c 600 /tmp/seed.trace; echo
+grep -c . /tmp/seed.trace
 sec seed-unload
 kgen unload -c seed.conf 2>&1; echo "rc=$?"
 sec seed-after
@@ -93,7 +102,7 @@ sec seed-instances
 instances
 
 # 4. A failing middle line rolls everything back.
-sed 's#/events/vfs_read_lat/enable#/events/no_such_event/enable#' seed.conf >fail.conf
+sed "s#/events/$PNAME/enable#/events/no_such_event/enable#" seed.conf >fail.conf
 sec fail-load
 kgen load -c fail.conf 2>&1; echo "rc=$?"
 sec fail-after
