@@ -34,6 +34,7 @@ deps:
 
 kernels: deps
 	scripts/fetch-kernels.sh $(KERNELS)
+	scripts/extract-modules.sh $(filter debian-%,$(KERNELS))
 	scripts/fetch-tools.sh
 
 demo: deps build
@@ -54,6 +55,7 @@ fuzz:
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseKallsyms$$' -fuzztime $(call fuzztime,100000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadModInfo$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(call fuzztime,5000x)
+	$(GO) test ./loader/kedrconf -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzConsole$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzOutputFilter$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)

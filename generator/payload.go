@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"kgen/indicator"
 	"kgen/spec"
 )
 
@@ -151,7 +152,7 @@ func (payloadKind) Module(s spec.Spec, h Header) (Module, error) {
 		Header:       h,
 		Target:       CString(p.Target),
 		AttachLoaded: p.Attach == "loaded",
-		Consts:       gfpNames,
+		Consts:       indicator.GFPNames,
 		AllocVars:    spec.IndicatorVars("kmalloc"),
 		FreeVars:     spec.IndicatorVars(spec.FamilyFree),
 	}
@@ -210,17 +211,6 @@ func (payloadKind) Module(s spec.Spec, h Header) (Module, error) {
 		})
 	}
 	return Module{Data: d, Runtime: Runtime{Stack: true}}, nil
-}
-
-// gfpNames are the GFP_* constants of the indicator language: macros of
-// every kernel from 5.10 to 6.12.
-var gfpNames = []string{
-	"GFP_ATOMIC", "GFP_KERNEL", "GFP_KERNEL_ACCOUNT", "GFP_NOWAIT", "GFP_NOIO", "GFP_NOFS",
-	"GFP_USER", "GFP_DMA", "GFP_DMA32", "GFP_HIGHUSER", "GFP_HIGHUSER_MOVABLE",
-	"__GFP_ZERO", "__GFP_NOWARN", "__GFP_NORETRY", "__GFP_NOFAIL", "__GFP_RETRY_MAYFAIL",
-	"__GFP_HIGH", "__GFP_IO", "__GFP_FS", "__GFP_DIRECT_RECLAIM", "__GFP_KSWAPD_RECLAIM",
-	"__GFP_RECLAIM", "__GFP_ACCOUNT", "__GFP_DMA", "__GFP_DMA32", "__GFP_HIGHMEM",
-	"__GFP_MOVABLE", "__GFP_COMP", "__GFP_NOMEMALLOC", "__GFP_MEMALLOC",
 }
 
 // isModName re-checks a module name that reaches a C string.

@@ -870,7 +870,8 @@ func TestPrintFormats(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if len(evs) == 0 {
+		if len(evs) == 0 && !strings.Contains(name, "leakcheck") {
+			// a payload with a leak check only has no events
 			t.Errorf("%s: no TRACE_EVENT found", name)
 		}
 		for _, e := range evs {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,9 @@ var (
 	hc  *cHarness // nil until started, and after it died
 )
 
+// specAction is the one template action of ind.h.tmpl, in its banner.
+const specAction = "{{.SpecFile}}"
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	hmu.Lock()
@@ -55,9 +59,10 @@ func buildHarness() {
 	if buildErr != nil {
 		return
 	}
-	// Copied by Go so that the test cache knows the files the result depends on.
+	// Copied by Go (the banner's template action replaced) so that the test cache knows the files the result depends on.
 	for _, f := range []string{filepath.Join("..", "templates", "payload", "ind.h.tmpl"), filepath.Join("testdata", "harness.c")} {
 		b, err := os.ReadFile(f)
+		b = []byte(strings.Replace(string(b), specAction, "harness.c", 1))
 		if err == nil {
 			err = os.WriteFile(filepath.Join(buildDir, filepath.Base(f)), b, 0o644)
 		}
@@ -344,4 +349,88 @@ func differ(t *testing.T, text string, a, b int64) {
 			t.Fatalf("%q with %v: C %d, Go %d", text, vals, got, want)
 		}
 	}
+}
+
+// genExpr writes a random expression of at most depth levels: mostly
+// valid, in every spacing, with the fuzz names and literals at the edges.
+func genExpr(r *rand.Rand, b *strings.Builder, depth int) {
+	sp := func() {
+		if r.IntN(3) == 0 {
+			b.WriteString([]string{" ", "\t", "\n", "  "}[r.IntN(4)])
+		}
+	}
+	sp()
+	if depth <= 0 || r.IntN(4) == 0 {
+		switch r.IntN(3) {
+		case 0:
+			b.WriteString(fuzzVars[r.IntN(len(fuzzVars))])
+		case 1:
+			b.WriteString(fuzzConsts[r.IntN(len(fuzzConsts))].Name)
+		default:
+			b.WriteString([]string{"0", "1", "2", "3", "7", "63", "64", "100", "-1", "0x7fffffffffffffff",
+				"0xffffffffffffffff", "9223372036854775808", "0777", "010", "4096"}[r.IntN(15)])
+		}
+		sp()
+		return
+	}
+	switch r.IntN(6) {
+	case 0:
+		b.WriteString([]string{"-", "!", "~", "+"}[r.IntN(4)])
+		genExpr(r, b, depth-1)
+	case 1:
+		b.WriteString("(")
+		genExpr(r, b, depth-1)
+		b.WriteString(")")
+	case 2:
+		genExpr(r, b, depth-1)
+		b.WriteString("?")
+		genExpr(r, b, depth-1)
+		b.WriteString(":")
+		genExpr(r, b, depth-1)
+	default:
+		genExpr(r, b, depth-1)
+		b.WriteString([]string{"*", "/", "%", "+", "-", "<<", ">>", "<", "<=", ">", ">=", "==", "=", "!=",
+			"&", "^", "|", "&&", "||"}[r.IntN(19)])
+		genExpr(r, b, depth-1)
+	}
+	sp()
+}
+
+// TestCGenerated compares the C and the Go on generated expressions and on
+// one-byte mutations of them (a plain test: it runs in go test ./...).
+func TestCGenerated(t *testing.T) {
+	hmu.Lock()
+	defer hmu.Unlock()
+	r := rand.New(rand.NewPCG(14, 5))
+	ok := 0
+	const n = 1000
+	for i := 0; i < n; i++ {
+		var b strings.Builder
+		genExpr(r, &b, 1+r.IntN(7))
+		text := b.String()
+		if i%3 == 2 && len(text) > 0 { // mutate: drop, double or replace a byte
+			k := r.IntN(len(text))
+			switch r.IntN(3) {
+			case 0:
+				text = text[:k] + text[k+1:]
+			case 1:
+				text = text[:k] + text[k:k+1] + text[k:]
+			default:
+				const junk = "()?:!=<>&|+-*/x0 \x00"
+				text = text[:k] + junk[r.IntN(len(junk)):][:1] + text[k+1:]
+			}
+		}
+		if _, err := Compile(text, fuzzVars, fuzzConsts); err == nil {
+			ok++
+		}
+		differ(t, text, r.Int64(), int64(r.IntN(130)-65))
+		if t.Failed() {
+			return
+		}
+	}
+	// Most must compile, or the values are never compared.
+	if ok < n/2 {
+		t.Errorf("only %d of %d generated expressions compile", ok, n)
+	}
+	t.Logf("%d of %d generated expressions compile", ok, n)
 }

@@ -33,7 +33,7 @@ const (
 	MaxName  = 31
 )
 
-// Sym is a named constant (KGEN's struct kgen_ind_sym).
+// Sym is a named constant (the C's struct kgen_ind_sym).
 type Sym struct {
 	Name  string
 	Value int64

@@ -281,6 +281,10 @@ func (ef *EventFormat) segments(f string, args []string) ([]segment, error) {
 			sg.kind = segChar
 		case verb == "s" && strings.HasPrefix(arg, "__print_array("):
 			sg.kind = segArray
+		case verb == "p" && m[3] != "" && strings.ContainsAny(m[3][:1], "SsBF"):
+			// a symbol, "func+0x1c/0x40 [mod]": a string anchored by the
+			// literal after it, like %s
+			sg.kind = segStr
 		case verb == "s":
 			sg.kind = segStr
 			if rm := recRE.FindStringSubmatch(arg); rm != nil {

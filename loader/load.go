@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -115,19 +116,45 @@ func Load(modPath string, params []string, opts *Options) (*State, error) {
 	return st, nil
 }
 
+// moduleInitCompressedFile is finit_module's MODULE_INIT_COMPRESSED_FILE
+// (Linux 6.4+, CONFIG_MODULE_DECOMPRESS): the kernel decompresses.
+const moduleInitCompressedFile = 4
+
+// insmod inserts the module file at modPath, plain or compressed (gzip,
+// xz, zstd). A compressed one goes to finit_module with
+// MODULE_INIT_COMPRESSED_FILE first; a kernel that refuses that flag
+// (EINVAL before 6.4, EOPNOTSUPP without CONFIG_MODULE_DECOMPRESS or for
+// another algorithm, ENOSYS without finit_module) gets the image
+// decompressed here, through init_module.
 func insmod(o *Options, name, modPath, params string) error {
 	f, err := os.Open(modPath)
 	if err != nil {
 		return fmt.Errorf("load module %s: %w", name, err)
 	}
 	defer f.Close()
+	c, err := fileCompression(f)
+	if err != nil {
+		return fmt.Errorf("load module %s: %w", name, err)
+	}
+	flags := 0
+	if c != NotCompressed {
+		flags = moduleInitCompressedFile
+	}
 	mark := klogMark(o)
-	err = o.FinitModule(int(f.Fd()), params, 0)
-	if errors.Is(err, unix.ENOSYS) {
-		// Kernels before 3.8 have no finit_module.
-		img, rerr := os.ReadFile(modPath)
-		if rerr != nil {
-			return fmt.Errorf("load module %s: %w", name, rerr)
+	err = o.FinitModule(int(f.Fd()), params, flags)
+	if errors.Is(err, unix.ENOSYS) ||
+		(c != NotCompressed && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP))) {
+		// Kernels before 3.8 have no finit_module; before 6.4 it cannot
+		// take a compressed file.
+		if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+			return fmt.Errorf("load module %s: %w", name, serr)
+		}
+		img, derr := decompress(c, f)
+		if derr != nil {
+			return fmt.Errorf("load module %s: read %s: %w", name, modPath, derr)
+		}
+		if c != NotCompressed {
+			o.logf("decompressed %s (%s) in user space: the kernel refused it compressed (%v)", modPath, c, err)
 		}
 		err = o.InitModule(img, params)
 	}

@@ -83,6 +83,28 @@ func TestLoadUsesExistingMounts(t *testing.T) {
 	}
 }
 
+// TestLoadIgnoresCustomMounts: with debugfs (and its tracing automount)
+// mounted only at a place of the user's, as a KEDR configuration does
+// before its payload line and unmounts after it, Load mounts its own at
+// the standard places, so the user's umount leaves the module's instance,
+// stats and kgen trace reachable.
+func TestLoadIgnoresCustomMounts(t *testing.T) {
+	f := newFakeSys(t, Mount{Target: "/sys/fs/kedr", FSType: "debugfs"}, Mount{Target: "/sys/fs/kedr/tracing", FSType: "tracefs"})
+	st, err := Load(f.ko(), nil, f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Debugfs != debugfsPath || st.Tracing != tracefsPath || !strings.HasPrefix(st.Instance, tracefsPath+"/") || len(st.Mounted) != 2 {
+		t.Errorf("state %+v: want kgen's own debugfs and tracefs", st)
+	}
+	if _, err := Unload("kgen_testmod", f.opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.mounts) != 2 || f.mounts[0].Target != "/sys/fs/kedr" || len(f.instances()) != 0 {
+		t.Errorf("after unload: mounts %v, instances %v; want the user's two mounts only", f.mounts, f.instances())
+	}
+}
+
 func TestLoadRollsBackEveryStep(t *testing.T) {
 	tests := []struct {
 		name  string

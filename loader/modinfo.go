@@ -46,6 +46,17 @@ func ReadModInfo(path string) (*ModInfo, error) {
 		return nil, fmt.Errorf("read module %s: %w", path, err)
 	}
 	defer f.Close()
+	c, err := fileCompression(f)
+	if err != nil {
+		return nil, fmt.Errorf("read module %s: %w", path, err)
+	}
+	if c != NotCompressed {
+		b, err := decompress(c, f)
+		if err != nil {
+			return nil, fmt.Errorf("read module %s: %w: %s: %v", path, ErrNotModule, c, err)
+		}
+		return readModInfo(bytes.NewReader(b), path)
+	}
 	return readModInfo(f, path)
 }
 
@@ -60,7 +71,7 @@ func readModInfo(r io.ReaderAt, path string) (mi *ModInfo, err error) {
 	}()
 	f, err := elf.NewFile(r)
 	if err != nil {
-		return nil, fmt.Errorf("read module %s: %w: %v (a compressed .ko must be decompressed first)", path, ErrNotModule, err)
+		return nil, fmt.Errorf("read module %s: %w: %v", path, ErrNotModule, err)
 	}
 	sec := f.Section(".modinfo")
 	if sec == nil {
@@ -78,8 +89,7 @@ func readModInfo(r io.ReaderAt, path string) (mi *ModInfo, err error) {
 		return nil, fmt.Errorf("read module %s: %w: no vermagic in .modinfo", path, ErrNotModule)
 	}
 	if mi.Name == "" {
-		base := strings.TrimSuffix(filepath.Base(path), ".ko")
-		mi.Name = strings.ReplaceAll(base, "-", "_")
+		mi.Name = ModuleFileName(filepath.Base(path))
 	}
 	return mi, nil
 }

@@ -149,6 +149,17 @@ func ensureFS(o *Options) (fsDirs, []Mount, error) {
 	if err != nil {
 		return d, nil, err
 	}
+	// A debugfs or tracefs mounted elsewhere (a KEDR configuration's
+	// "mount debugfs -t debugfs /tmp/kedr/debugfs", with the tracefs the
+	// kernel automounts below it) may be unmounted while the module is
+	// loaded, taking the instance's path, the stats files and kgen trace
+	// with it: kgen uses the standard places, and mounts them itself.
+	if d.debugfs != debugfsPath {
+		d.debugfs = ""
+	}
+	if d.tracing != tracefsPath && d.tracing != oldTracingPath {
+		d.tracing = ""
+	}
 	var mounted []Mount
 	undo := func() {
 		for i := len(mounted) - 1; i >= 0; i-- {

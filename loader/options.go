@@ -20,6 +20,9 @@ type Options struct {
 	SysDir  string // root of sysfs; default "/sys"
 	ProcDir string // root of procfs; default "/proc"
 	RunDir  string // where state files live; default "/run/kgen"
+	// ModulesDir holds the installed modules, per release
+	// (<ModulesDir>/<uname -r>/modules.dep); default "/lib/modules".
+	ModulesDir string
 
 	Uname        func() (release, version string, err error)
 	FinitModule  func(fd int, params string, flags int) error
@@ -53,6 +56,9 @@ func (o *Options) withDefaults() *Options {
 	}
 	if c.RunDir == "" {
 		c.RunDir = "/run/kgen"
+	}
+	if c.ModulesDir == "" {
+		c.ModulesDir = "/lib/modules"
 	}
 	if c.Uname == nil {
 		c.Uname = uname
@@ -133,3 +139,6 @@ func klog() ([]byte, error) {
 	}
 	return buf[:n], nil
 }
+
+// RunDir is the directory kgen keeps its state in under opts.
+func RunDir(opts *Options) string { return opts.withDefaults().RunDir }

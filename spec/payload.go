@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"kgen/indicator"
 )
 
 // KindPayload is the kind name of Payload specs.
@@ -167,10 +169,21 @@ func IndicatorVars(family string) []string {
 	return append(args, "times", "rnd100", "rnd10000", "in_init", "caller")
 }
 
-// checkIndicator is replaced by the indicator package's compiler.
-func checkIndicator(expr string, vars []string) error { return nil }
+// IndicatorConsts are the constants of the indicator language with
+// placeholder values: the module compiles the text again with the
+// kernel's own. Validation only needs the names.
+func IndicatorConsts() []indicator.Sym {
+	cs := make([]indicator.Sym, len(indicator.GFPNames))
+	for i, n := range indicator.GFPNames {
+		cs[i] = indicator.Sym{Name: n, Value: int64(i + 1)}
+	}
+	return cs
+}
 
-const maxIndicatorLen = 256
+func checkIndicator(expr string, vars []string) error {
+	_, err := indicator.Compile(expr, vars, IndicatorConsts())
+	return err
+}
 
 // PointFamily returns the family of a point name: the family itself, or
 // the family of the function it names; "" when it is neither.
@@ -285,7 +298,7 @@ func (p *Payload) Validate(v *Validator) {
 			v.Errorf(path+".action", "%q: want trace, dump_stack, fault or none", pt.Action)
 		}
 		if err := checkIndicator(pt.Expression, IndicatorVars(fam)); err != nil {
-			v.Errorf(path+".expression", "%v (variables: %s; constants: GFP_* flags)", err, strings.Join(IndicatorVars(fam), ", "))
+			v.Errorf(path+".expression", "%v", err)
 		}
 		if pt.Pid < 0 || pt.Pid > MaxPid {
 			v.Errorf(path+".pid", "must be between 0 and %d (0 = any); got %d", MaxPid, pt.Pid)
@@ -327,7 +340,7 @@ func (*Payload) fieldDocs() map[string]fieldDoc {
 		"points":            {Description: "The families or functions acted on.", MaxItems: MaxPayloadPoints},
 		"points.name":       {Description: "A family (kmalloc, kmem_cache, kvmalloc, vmalloc, pages, strings, free) or one of its functions.", Enum: names},
 		"points.action":     {Description: "trace (default): an event per selected call; dump_stack: the stack to the kernel log and an event with it; fault: the call fails (NULL) without running; none: count only.", Enum: []string{ActionTrace, ActionDumpStack, ActionFault, ActionNone}},
-		"points.expression": {Description: "KEDR indicator (C operators, ?:, = for equality; size, flags, node or ptr, times, rnd100, rnd10000, in_init, caller, GFP_* constants); the call is acted on when non-zero. Default \"1\". Changeable at run time in debugfs kgen/<name>/points/<point>/expression.", MaxLength: maxIndicatorLen},
+		"points.expression": {Description: "KEDR indicator (C operators, ?:, = for equality; size, flags, node or ptr, times, rnd100, rnd10000, in_init, caller, GFP_* constants); the call is acted on when non-zero. Default \"1\". Changeable at run time in debugfs kgen/<name>/points/<point>/expression.", MaxLength: indicator.MaxLen},
 		"points.pid":        {Description: "Only calls made by this process and its descendants; 0 = any.", Min: intp(0), Max: intp(MaxPid)},
 		"leak_check":        {Description: "Track every allocation and free of the target from its load to its unload; report possible leaks grouped by allocation stack."},
 		"leak_check.max_objects": {Description: "Live allocations tracked (a power of two, default 65536); more are counted as not tracked.",

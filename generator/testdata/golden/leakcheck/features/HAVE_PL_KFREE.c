@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen feature probe (payload): kfree(const void *p) out of line with this signature.
+ * Taking its address fails where it is undeclared; the redeclaration fails
+ * where it has another signature. A static inline of that name passes:
+ * the .sym probe HAVE_PL_KFREE_SYM decides that.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+static void (*kgen_probe)(const void *p) __maybe_unused = kfree;
+void kfree(const void *p);

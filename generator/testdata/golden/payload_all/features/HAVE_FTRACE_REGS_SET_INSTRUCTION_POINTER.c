@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kgen feature probe: ftrace_regs_set_instruction_pointer() (6.7; WITH_ARGS kernels): redirect without SAVE_REGS. */
+#include <linux/ftrace.h>
+
+static void __maybe_unused kgen_probe(struct ftrace_regs *fregs)
+{
+	ftrace_regs_set_instruction_pointer(fregs, 0);
+}

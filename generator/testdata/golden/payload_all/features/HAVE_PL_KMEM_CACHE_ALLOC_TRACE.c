@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen feature probe (payload): kmem_cache_alloc_trace(struct kmem_cache *s, gfp_t flags, size_t size) out of line with this signature.
+ * Taking its address fails where it is undeclared; the redeclaration fails
+ * where it has another signature. A static inline of that name passes:
+ * the .sym probe HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM decides that.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+static void *(*kgen_probe)(struct kmem_cache *s, gfp_t flags, size_t size) __maybe_unused = kmem_cache_alloc_trace;
+void *kmem_cache_alloc_trace(struct kmem_cache *s, gfp_t flags, size_t size);

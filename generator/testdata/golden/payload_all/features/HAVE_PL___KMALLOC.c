@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kgen feature probe (payload): __kmalloc(size_t size, gfp_t flags) out of line with this signature.
+ * Taking its address fails where it is undeclared; the redeclaration fails
+ * where it has another signature. A static inline of that name passes:
+ * the .sym probe HAVE_PL___KMALLOC_SYM decides that.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+static void *(*kgen_probe)(size_t size, gfp_t flags) __maybe_unused = __kmalloc;
+void *__kmalloc(size_t size, gfp_t flags);
