@@ -1968,7 +1968,7 @@ static void pl_unregister(void)
 static int pl_register(void)
 {
 	char buf[KSYM_NAME_LEN];
-	int i, err = 0;
+	int i, n = 0, err = 0;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
 		struct pl_func *f = &pl_funcs[i];
@@ -1979,9 +1979,23 @@ static int pl_register(void)
 		f->ops.private = f;
 		strscpy(buf, f->name, sizeof(buf));
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
+		if (err == -EINVAL) {
+			/*
+			 * Exported, yet not in available_filter_functions:
+			 * notrace in this build. FORTIFY_SOURCE's inline
+			 * kmemdup (the kernel's inline implies notrace) makes
+			 * the real kmemdup so on Debian's 5.10, 6.1 and 6.12.
+			 * The other functions still work.
+			 */
+			pl_free_filter(&f->ops);
+			pr_notice("attach to %s: %s cannot be traced by ftrace on this kernel (notrace): the target's calls of it are not intercepted\n",
+				  pl_target, f->name);
+			err = 0;
+			continue;
+		}
 		if (err) {
 			pl_free_filter(&f->ops);
-			pr_err("attach to %s: %s cannot be traced by ftrace (%d): is CONFIG_DYNAMIC_FTRACE on, and the function not notrace?\n",
+			pr_err("attach to %s: set the ftrace filter on %s: %d\n",
 			       pl_target, f->name, err);
 			goto fail;
 		}
@@ -1997,6 +2011,13 @@ static int pl_register(void)
 			goto fail;
 		}
 		f->registered = true;
+		n++;
+	}
+	if (!n) {
+		err = -EINVAL;
+		pr_err("attach to %s: none of the functions can be traced by ftrace: is CONFIG_DYNAMIC_FTRACE on?\n",
+		       pl_target);
+		goto fail;
 	}
 	return 0;
 fail:
