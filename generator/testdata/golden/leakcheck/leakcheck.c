@@ -1918,11 +1918,17 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 	const struct pl_func *f = op->private;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		/* a free of the target's memory by another caller (tail calls) */
+		/*
+		 * A free of the target's memory by another caller (tail
+		 * calls); never a wrapper's own call of the real function,
+		 * which redirected again would recurse until the stack
+		 * overflows.
+		 */
 		if (f->free) {
 			unsigned long p = pl_free_arg(regs, f->arg);
 
-			if (p && READ_ONCE(pl_seen[pl_home(p)])) {
+			if (p && READ_ONCE(pl_seen[pl_home(p)]) &&
+			    !within_module_core(parent_ip, THIS_MODULE)) {
 				pl_redirect(regs, (unsigned long)f->wrapper);
 				return;
 			}
