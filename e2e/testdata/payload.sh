@@ -99,6 +99,8 @@ echo "ops=$(ops 3)"
 cat /proc/leaky_alloc
 sec leaky-info-live
 cat $D/leakcheck/leaks/leaky/info
+sec leaky-possible-live
+cat $D/leakcheck/leaks/leaky/possible_leaks
 sec leaky-unload
 ul leaky
 sec leaky-info
