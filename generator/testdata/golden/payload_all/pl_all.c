@@ -24,6 +24,7 @@
 #include <linux/gfp.h>
 #include <linux/hash.h>
 #include <linux/jhash.h>
+#include <linux/kallsyms.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -34,6 +35,7 @@
 #include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -471,7 +473,8 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 static DEFINE_SPINLOCK(pl_fault_lock);
 static struct {
 	int fn;			/* -1: none yet */
-	unsigned long caller;
+	/* resolved at the fault: the target may be gone when it is read */
+	char caller[KSYM_SYMBOL_LEN];
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -483,7 +486,7 @@ static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	pl_last_fault.caller = c->caller;
+	sprint_symbol(pl_last_fault.caller, c->caller);
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -2056,6 +2059,9 @@ fail:
 
 /* ---- attach and detach ------------------------------------------------------------ */
 
+static void pl_final_free(void);
+static void pl_final_render(void);
+
 /* Under pl_lock. */
 static int pl_attach(struct module *mod, bool coming)
 {
@@ -2065,6 +2071,7 @@ static int pl_attach(struct module *mod, bool coming)
 	for (i = 0; i < PL_NPOINTS; i++)
 		atomic64_set(&pl_points[i].times, 0);
 	pl_leak_reset();
+	pl_final_free();
 	WRITE_ONCE(pl_init_task, coming ? current : NULL);
 	pl_set_ranges(mod, coming);
 	err = pl_register();
@@ -2096,6 +2103,7 @@ static void pl_detach(const char *why)
 			pl_target, why, pl_leak.allocs, pl_leak.frees, pl_leak.live,
 			pl_leak.unalloc);
 		spin_unlock_irqrestore(&pl_leak_lock, flags);
+		pl_final_render();
 	}
 }
 
@@ -2279,7 +2287,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	unsigned long caller;
+	char caller[KSYM_SYMBOL_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
@@ -2287,14 +2295,14 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	caller = pl_last_fault.caller;
+	memcpy(caller, pl_last_fault.caller, sizeof(caller));
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 	if (fn >= 0 && fn < PL_NFUNCS)
-		seq_printf(m, "function=%s caller=%pS pid=%d comm=%s times=%lld\n",
-			   pl_funcs[fn].name, (void *)caller, pid, comm, times);
+		seq_printf(m, "function=%s caller=%s pid=%d comm=%s times=%lld\n",
+			   pl_funcs[fn].name, caller, pid, comm, times);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pl_last_fault);
@@ -2322,7 +2330,7 @@ static int pl_info_show(struct seq_file *m, void *v)
 DEFINE_SHOW_ATTRIBUTE(pl_info);
 
 /* Possible leaks grouped by allocation stack. */
-static int pl_leaks_show(struct seq_file *m, void *v)
+static int pl_leaks_render(struct seq_file *m)
 {
 	struct pl_agg {
 		u64 count, bytes;
@@ -2366,9 +2374,8 @@ static int pl_leaks_show(struct seq_file *m, void *v)
 	vfree(agg);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(pl_leaks);
 
-static int pl_unalloc_show(struct seq_file *m, void *v)
+static int pl_unalloc_render(struct seq_file *m)
 {
 	struct pl_unalloc u[PL_UNALLOC];
 	unsigned long flags;
@@ -2386,6 +2393,79 @@ static int pl_unalloc_show(struct seq_file *m, void *v)
 	if (more)
 		seq_printf(m, "%llu more (not kept)\n", more);
 	return 0;
+}
+
+/*
+ * The final reports, rendered at the target's detachment while its
+ * symbols still exist (after it, %pS of its addresses prints bare hex).
+ * Under pl_lock; NULL: render the live tables.
+ */
+static struct pl_text {
+	char *buf;
+	size_t len;
+} pl_final_leaks, pl_final_unalloc;
+
+static void pl_text_render(struct pl_text *t, int (*render)(struct seq_file *))
+{
+	struct seq_file m;
+	size_t size = PAGE_SIZE;
+
+	for (;;) {
+		memset(&m, 0, sizeof(m));
+		m.buf = kvmalloc(size, GFP_KERNEL);
+		if (!m.buf)
+			return;
+		m.size = size;
+		if (!render(&m) && !seq_has_overflowed(&m)) {
+			t->buf = m.buf;
+			t->len = m.count;
+			return;
+		}
+		kvfree(m.buf);
+		if (size >= SZ_64M)
+			return;	/* the live tables stay readable */
+		size *= 2;
+	}
+}
+
+static void pl_final_free(void)
+{
+	kvfree(pl_final_leaks.buf);
+	kvfree(pl_final_unalloc.buf);
+	memset(&pl_final_leaks, 0, sizeof(pl_final_leaks));
+	memset(&pl_final_unalloc, 0, sizeof(pl_final_unalloc));
+}
+
+static void pl_final_render(void)
+{
+	pl_final_free();
+	pl_text_render(&pl_final_leaks, pl_leaks_render);
+	pl_text_render(&pl_final_unalloc, pl_unalloc_render);
+}
+
+static int pl_text_show(struct seq_file *m, const struct pl_text *t,
+			int (*render)(struct seq_file *))
+{
+	int err = 0;
+
+	mutex_lock(&pl_lock);
+	if (t->buf)
+		seq_write(m, t->buf, t->len);
+	else
+		err = render(m);
+	mutex_unlock(&pl_lock);
+	return err;
+}
+
+static int pl_leaks_show(struct seq_file *m, void *v)
+{
+	return pl_text_show(m, &pl_final_leaks, pl_leaks_render);
+}
+DEFINE_SHOW_ATTRIBUTE(pl_leaks);
+
+static int pl_unalloc_show(struct seq_file *m, void *v)
+{
+	return pl_text_show(m, &pl_final_unalloc, pl_unalloc_render);
 }
 DEFINE_SHOW_ATTRIBUTE(pl_unalloc);
 
@@ -2511,6 +2591,7 @@ static void __exit pl_exit_module(void)
 	kgen_debugfs_exit();
 	synchronize_rcu();	/* readers of the programs */
 	pl_free_progs();
+	pl_final_free();
 	pl_leak_free_tables();
 }
 
