@@ -209,6 +209,12 @@ func (s *Stats) WriteTable(w io.Writer) error {
 			fmt.Fprintln(w)
 		}
 	}
+	return s.WriteReports(w)
+}
+
+// WriteReports prints the reports, each under its path, line by line
+// escaped.
+func (s *Stats) WriteReports(w io.Writer) error {
 	paths := make([]string, 0, len(s.Reports))
 	for p := range s.Reports {
 		paths = append(paths, p)
