@@ -2057,11 +2057,17 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 	const struct pl_func *f = op->private;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		/* a free of the target's memory by another caller (tail calls) */
+		/*
+		 * A free of the target's memory by another caller (tail
+		 * calls); never a wrapper's own call of the real function,
+		 * which redirected again would recurse until the stack
+		 * overflows.
+		 */
 		if (f->free) {
 			unsigned long p = pl_free_arg(regs, f->arg);
 
-			if (p && READ_ONCE(pl_seen[pl_home(p)])) {
+			if (p && READ_ONCE(pl_seen[pl_home(p)]) &&
+			    !within_module_core(parent_ip, THIS_MODULE)) {
 				pl_redirect(regs, (unsigned long)f->wrapper);
 				return;
 			}
@@ -2107,7 +2113,7 @@ static void pl_unregister(void)
 static int pl_register(void)
 {
 	char buf[KSYM_NAME_LEN];
-	int i, err = 0;
+	int i, n = 0, err = 0;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
 		struct pl_func *f = &pl_funcs[i];
@@ -2120,9 +2126,10 @@ static int pl_register(void)
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
 		if (err == -EINVAL) {
 			/*
-			 * Exported but not an ftrace site in this kernel (built
-			 * notrace, e.g. 6.1's kmemdup): its calls are not seen.
-			 * The stats file says so (hooked 0).
+			 * Exported, yet not an ftrace site: notrace in this
+			 * build (FORTIFY_SOURCE's inline kmemdup makes the real
+			 * one so on Debian's 5.10, 6.1 and 6.12). Its calls are
+			 * not seen; the stats file says so (hooked 0).
 			 */
 			pl_free_filter(&f->ops);
 			if (!f->untraceable)
@@ -2150,6 +2157,13 @@ static int pl_register(void)
 			goto fail;
 		}
 		f->registered = true;
+		n++;
+	}
+	if (!n) {
+		err = -EINVAL;
+		pr_err("attach to %s: none of the functions can be traced by ftrace: is CONFIG_DYNAMIC_FTRACE on?\n",
+		       pl_target);
+		goto fail;
 	}
 	return 0;
 fail:
