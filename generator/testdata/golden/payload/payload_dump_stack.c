@@ -761,6 +761,89 @@ static notrace void *pl_w___kmalloc_large_node_noprof(size_t size, gfp_t flags, 
 }
 #endif
 
+/* The functions this build intercepts, for kgen build and modinfo. */
+#if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
+#define PL_R___kmalloc " __kmalloc"
+#else
+#define PL_R___kmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
+#define PL_R___kmalloc_node " __kmalloc_node"
+#else
+#define PL_R___kmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_trace " kmem_cache_alloc_trace"
+#else
+#define PL_R_kmem_cache_alloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_node_trace " kmem_cache_alloc_node_trace"
+#else
+#define PL_R_kmem_cache_alloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
+#define PL_R_kmalloc_order_trace " kmalloc_order_trace"
+#else
+#define PL_R_kmalloc_order_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
+#define PL_R_kmalloc_trace " kmalloc_trace"
+#else
+#define PL_R_kmalloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
+#define PL_R_kmalloc_node_trace " kmalloc_node_trace"
+#else
+#define PL_R_kmalloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
+#define PL_R_kmalloc_large " kmalloc_large"
+#else
+#define PL_R_kmalloc_large ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
+#define PL_R_kmalloc_large_node " kmalloc_large_node"
+#else
+#define PL_R_kmalloc_large_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
+#define PL_R___kmalloc_noprof " __kmalloc_noprof"
+#else
+#define PL_R___kmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof_b " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_noprof " __kmalloc_cache_noprof"
+#else
+#define PL_R___kmalloc_cache_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_node_noprof " __kmalloc_cache_node_noprof"
+#else
+#define PL_R___kmalloc_cache_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
+#define PL_R___kmalloc_large_noprof " __kmalloc_large_noprof"
+#else
+#define PL_R___kmalloc_large_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_large_node_noprof " __kmalloc_large_node_noprof"
+#else
+#define PL_R___kmalloc_large_node_noprof ""
+#endif
+MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R_kmem_cache_alloc_trace PL_R_kmem_cache_alloc_node_trace PL_R_kmalloc_order_trace PL_R_kmalloc_trace PL_R_kmalloc_node_trace PL_R_kmalloc_large PL_R_kmalloc_large_node PL_R___kmalloc_noprof PL_R___kmalloc_node_noprof_b PL_R___kmalloc_node_noprof PL_R___kmalloc_cache_noprof PL_R___kmalloc_cache_node_noprof PL_R___kmalloc_large_noprof PL_R___kmalloc_large_node_noprof);
+
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
 	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
