@@ -359,9 +359,11 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 /* ---- last fault ----------------------------------------------------------- */
 
 static DEFINE_SPINLOCK(pl_fault_lock);
+#define PL_SYM_LEN 96		/* "func+0xoff/0xlen [module]", cut beyond */
+
 static struct {
 	int fn;			/* -1: none yet */
-	unsigned long caller;
+	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -369,11 +371,13 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
+	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
+	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	pl_last_fault.caller = c->caller;
+	memcpy(pl_last_fault.caller, sym, sizeof(sym));
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -1249,7 +1253,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	unsigned long caller;
+	char caller[PL_SYM_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
@@ -1257,14 +1261,14 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	caller = pl_last_fault.caller;
+	memcpy(caller, pl_last_fault.caller, sizeof(caller));
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 	if (fn >= 0 && fn < PL_NFUNCS)
-		seq_printf(m, "function=%s caller=%pS pid=%d comm=%s times=%lld\n",
-			   pl_funcs[fn].name, (void *)caller, pid, comm, times);
+		seq_printf(m, "function=%s caller=%s pid=%d comm=%s times=%lld\n",
+			   pl_funcs[fn].name, caller, pid, comm, times);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pl_last_fault);
