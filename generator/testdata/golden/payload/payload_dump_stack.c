@@ -24,7 +24,6 @@
 #include <linux/gfp.h>
 #include <linux/hash.h>
 #include <linux/jhash.h>
-#include <linux/kallsyms.h>
 #include <linux/kobject.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -35,7 +34,6 @@
 #include <linux/random.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -203,6 +201,7 @@ struct pl_func {
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
 	bool registered;
+	bool untraceable;	/* not an ftrace site in this kernel */
 };
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1];
@@ -360,10 +359,11 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 /* ---- last fault ----------------------------------------------------------- */
 
 static DEFINE_SPINLOCK(pl_fault_lock);
+#define PL_SYM_LEN 96		/* "func+0xoff/0xlen [module]", cut beyond */
+
 static struct {
 	int fn;			/* -1: none yet */
-	/* resolved at the fault: the target may be gone when it is read */
-	char caller[KSYM_SYMBOL_LEN];
+	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -371,11 +371,13 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
+	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
+	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	sprint_symbol(pl_last_fault.caller, c->caller);
+	memcpy(pl_last_fault.caller, sym, sizeof(sym));
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -763,6 +765,89 @@ static notrace void *pl_w___kmalloc_large_node_noprof(size_t size, gfp_t flags, 
 }
 #endif
 
+/* The functions this build intercepts, for kgen build and modinfo. */
+#if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
+#define PL_R___kmalloc " __kmalloc"
+#else
+#define PL_R___kmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
+#define PL_R___kmalloc_node " __kmalloc_node"
+#else
+#define PL_R___kmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_trace " kmem_cache_alloc_trace"
+#else
+#define PL_R_kmem_cache_alloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_node_trace " kmem_cache_alloc_node_trace"
+#else
+#define PL_R_kmem_cache_alloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
+#define PL_R_kmalloc_order_trace " kmalloc_order_trace"
+#else
+#define PL_R_kmalloc_order_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
+#define PL_R_kmalloc_trace " kmalloc_trace"
+#else
+#define PL_R_kmalloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
+#define PL_R_kmalloc_node_trace " kmalloc_node_trace"
+#else
+#define PL_R_kmalloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
+#define PL_R_kmalloc_large " kmalloc_large"
+#else
+#define PL_R_kmalloc_large ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
+#define PL_R_kmalloc_large_node " kmalloc_large_node"
+#else
+#define PL_R_kmalloc_large_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
+#define PL_R___kmalloc_noprof " __kmalloc_noprof"
+#else
+#define PL_R___kmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof_b " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_noprof " __kmalloc_cache_noprof"
+#else
+#define PL_R___kmalloc_cache_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_node_noprof " __kmalloc_cache_node_noprof"
+#else
+#define PL_R___kmalloc_cache_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
+#define PL_R___kmalloc_large_noprof " __kmalloc_large_noprof"
+#else
+#define PL_R___kmalloc_large_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_large_node_noprof " __kmalloc_large_node_noprof"
+#else
+#define PL_R___kmalloc_large_node_noprof ""
+#endif
+MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R_kmem_cache_alloc_trace PL_R_kmem_cache_alloc_node_trace PL_R_kmalloc_order_trace PL_R_kmalloc_trace PL_R_kmalloc_node_trace PL_R_kmalloc_large PL_R_kmalloc_large_node PL_R___kmalloc_noprof PL_R___kmalloc_node_noprof_b PL_R___kmalloc_node_noprof PL_R___kmalloc_cache_noprof PL_R___kmalloc_cache_node_noprof PL_R___kmalloc_large_noprof PL_R___kmalloc_large_node_noprof);
+
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
 	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
@@ -909,21 +994,22 @@ static int pl_register(void)
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
 		if (err == -EINVAL) {
 			/*
-			 * Exported, yet not in available_filter_functions:
-			 * notrace in this build. FORTIFY_SOURCE's inline
-			 * kmemdup (the kernel's inline implies notrace) makes
-			 * the real kmemdup so on Debian's 5.10, 6.1 and 6.12.
-			 * The other functions still work.
+			 * Exported, yet not an ftrace site: notrace in this
+			 * build (FORTIFY_SOURCE's inline kmemdup makes the real
+			 * one so on Debian's 5.10, 6.1 and 6.12). Its calls are
+			 * not seen; the stats file says so (hooked 0).
 			 */
 			pl_free_filter(&f->ops);
-			pr_notice("attach to %s: %s cannot be traced by ftrace on this kernel (notrace): the target's calls of it are not intercepted\n",
-				  pl_target, f->name);
+			if (!f->untraceable)
+				pr_info("%s is not traceable by ftrace in this kernel: its calls are not intercepted\n",
+					f->name);
+			f->untraceable = true;
 			err = 0;
 			continue;
 		}
 		if (err) {
 			pl_free_filter(&f->ops);
-			pr_err("attach to %s: set the ftrace filter on %s: %d\n",
+			pr_err("attach to %s: %s cannot be traced by ftrace (%d)\n",
 			       pl_target, f->name, err);
 			goto fail;
 		}
@@ -1029,6 +1115,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
+		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
 		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
@@ -1168,7 +1255,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	char caller[KSYM_SYMBOL_LEN];
+	char caller[PL_SYM_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
