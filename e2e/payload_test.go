@@ -16,7 +16,8 @@ import (
 func init() {
 	scenarios[spec.KindPayload] = scenario{
 		guest: guest{
-			Specs:   []string{"../examples/payload.yaml", "../examples/fsim.yaml", "../examples/leakcheck.yaml"},
+			Specs: []string{"../examples/payload.yaml", "../examples/fsim.yaml", "../examples/leakcheck.yaml",
+				"testdata/plattach.yaml"},
 			Script:  "testdata/payload.sh",
 			Timeout: "8m",
 			Extra:   payloadFiles,
@@ -196,6 +197,7 @@ func checkPayload(t *testing.T, kernel string, s map[string]string) {
 	}
 	checkPayloadLeaky(t, s)
 	checkPayloadPatterns(t, s)
+	checkPayloadAttachLoaded(t, s)
 
 	if kv(s["left"], "hooks") != "0" {
 		t.Errorf("ftrace hooks left at the end:\n%s", s["left"])
@@ -536,6 +538,27 @@ func checkPayloadPatterns(t *testing.T, s map[string]string) {
 	}
 	if r := rcs(s["pat-unload"]); len(r) != 2 || r[0] != "0" || r[1] != "0" || kv(s["pat-unload"], "hooks") != "0" {
 		t.Errorf("unload leaky, fsim:\n%s", s["pat-unload"])
+	}
+}
+
+// checkPayloadAttachLoaded: testdata/plattach.yaml (attach: loaded, fault
+// on every kmalloc) attaches to the fixture already loaded and detaches at
+// its unload.
+func checkPayloadAttachLoaded(t *testing.T, s map[string]string) {
+	a := s["attach-loaded"]
+	if r := rcs(a); len(r) != 4 || r[0] != "0" || r[1] != "0" || r[2] != "0" || r[3] != "0" {
+		t.Errorf("load leaky, load plattach (attach: loaded), unload plattach, unload leaky: statuses %v, want 0 0 0 0:\n%s", r, a)
+		return
+	}
+	if kv(a, "before") != "0" || kv(a, "attached") != "1" || kv(a, "detached") != "0" {
+		t.Errorf("attach: loaded: the fixture's kmalloc before the payload %s, attached %s, after its unload %s; want 0 1 0 (1 = fault):\n%s",
+			kv(a, "before"), kv(a, "attached"), kv(a, "detached"), a)
+	}
+	if h := kv(a, "hooks-attached"); h == "0" || h == "" || kv(a, "hooks-detached") != "0" {
+		t.Errorf("attach: loaded: ftrace hooks %s while attached, %s after the payload's unload; want some, then 0", h, kv(a, "hooks-detached"))
+	}
+	if !strings.Contains(s["attach-loaded-dmesg"], "plattach: attached to leaky (already loaded)") {
+		t.Errorf("attach: loaded: the payload's log does not say it attached to the loaded target:\n%s", s["attach-loaded-dmesg"])
 	}
 }
 

@@ -1,5 +1,6 @@
 # Runs inside the kgen VM (busybox sh, as root, in /root) with the payload
-# kind's examples payload_dump_stack.ko, fsim.ko and leakcheck.ko, the
+# kind's examples payload_dump_stack.ko, fsim.ko and leakcheck.ko,
+# plattach.ko (testdata/plattach.yaml), the
 # fixture leaky.ko (testdata/leaky) and, in /root/m, Debian's own brd,
 # null_blk and configfs (none on debug-6.1: the sections using them are
 # skipped there). Prints raw kernel-side facts in "=== section" blocks;
@@ -233,7 +234,24 @@ ul leaky
 ul fsim
 echo "hooks=$(hooks)"
 
-# 6. Unloading the payload while its target allocates and frees in a loop
+# 6. attach: loaded (testdata/plattach.yaml, fault on every kmalloc): the
+#    payload attaches to the target already loaded, and leaves it at its
+#    own unload.
+sec attach-loaded
+dmesg -c >/dev/null
+ld leaky.ko
+echo "before=$(op 1)"
+ld plattach.ko
+echo "hooks-attached=$(hooks)"
+echo "attached=$(op 1)"
+ul plattach
+echo "hooks-detached=$(hooks)"
+echo "detached=$(op 1)"
+ul leaky
+sec attach-loaded-dmesg
+dmesg -c
+
+# 7. Unloading the payload while its target allocates and frees in a loop
 #    (null_blk configfs devices): no hook left, the target still works.
 if [ $have = yes ]; then
 	sec loop
