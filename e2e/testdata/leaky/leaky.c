@@ -7,15 +7,20 @@
  * At init (leaky_init), in this order:
  *   leaky_alloc_a() three times: kmalloc(100), the first object freed at once
  *   leaky_alloc_b() twice:       kmalloc(200), both kept
+ *   leaky_alloc_str():           kstrdup("leaky"), 6 bytes, kept
+ *   leaky_alloc_vm():            vmalloc(8192), kept
+ *   leaky_cache_page():          kmem_cache_alloc() of a 64-byte cache and
+ *                                get_zeroed_page(), both freed at once
  *   one kfree() of memory a kernel helper allocated for us: the path string
  *   kobject_get_path() returns (kzalloc'ed inside lib/kobject.c, so by the
  *   kernel's call, not ours; and not by an allocator of any payload family:
  *   the same on every kernel, whatever the payload hooks)
  * If an allocation fails, init frees what it allocated and fails -ENOMEM.
- * The exit function frees nothing. So a leak check sees 5 allocations,
- * 1 free, 1 unallocated free (kfree), and at unload 4 possible leaks:
- * 2 objects of 100 bytes allocated in leaky_alloc_a and 2 of 200 bytes in
- * leaky_alloc_b.
+ * The exit function frees nothing (it destroys the empty cache). So a leak
+ * check sees 9 allocations, 3 frees, 1 unallocated free (kfree), and at
+ * unload 6 possible leaks: 2 objects of 100 bytes allocated in
+ * leaky_alloc_a, 2 of 200 bytes in leaky_alloc_b, 1 of 6 bytes in
+ * leaky_alloc_str and 1 of 8192 bytes in leaky_alloc_vm.
  *
  * At run time, a write of "N [SIZE [atomic]]" to /proc/leaky_alloc makes N
  * calls kmalloc(SIZE, GFP_KERNEL or GFP_ATOMIC) (default SIZE 64) from
@@ -28,6 +33,7 @@
 #include <linux/atomic.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
+#include <linux/gfp.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
@@ -35,12 +41,17 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #define LEAKY_A_SIZE 100
 #define LEAKY_B_SIZE 200
+#define LEAKY_VM_SIZE 8192
 
 static void *leaky_a[3];
 static void *leaky_b[2];
+static char *leaky_str;
+static void *leaky_vm;
+static struct kmem_cache *leaky_cache;
 static atomic_t leaky_calls = ATOMIC_INIT(0);
 static atomic_t leaky_failed = ATOMIC_INIT(0);
 static struct proc_dir_entry *leaky_proc;
@@ -56,6 +67,35 @@ static noinline int leaky_alloc_b(unsigned int i)
 {
 	leaky_b[i] = kmalloc(LEAKY_B_SIZE, GFP_KERNEL);
 	return leaky_b[i] ? 0 : -ENOMEM;
+}
+
+static noinline int leaky_alloc_str(void)
+{
+	leaky_str = kstrdup("leaky", GFP_KERNEL);
+	return leaky_str ? 0 : -ENOMEM;
+}
+
+static noinline int leaky_alloc_vm(void)
+{
+	leaky_vm = vmalloc(LEAKY_VM_SIZE);
+	return leaky_vm ? 0 : -ENOMEM;
+}
+
+static noinline int leaky_cache_page(void)
+{
+	unsigned long page;
+	void *obj;
+
+	obj = kmem_cache_alloc(leaky_cache, GFP_KERNEL);
+	if (!obj)
+		return -ENOMEM;
+	kmem_cache_free(leaky_cache, obj);
+	page = get_zeroed_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	free_page(page);
+	barrier(); /* no tail call: free_pages is called from here */
+	return 0;
 }
 
 static noinline int leaky_alloc_op(size_t size, gfp_t flags)
@@ -132,10 +172,13 @@ static int __init leaky_init(void)
 		if (leaky_alloc_b(i))
 			goto fail;
 	}
+	leaky_cache = kmem_cache_create("leaky_cache", 64, 0, 0, NULL);
+	if (!leaky_cache || leaky_alloc_str() || leaky_alloc_vm() || leaky_cache_page())
+		goto fail;
 	path = kobject_get_path(&THIS_MODULE->mkobj.kobj, GFP_KERNEL);
 	if (!path)
 		goto fail;
-	pr_info("leaky: %s: 4 objects kept\n", path);
+	pr_info("leaky: %s: 6 objects kept\n", path);
 	kfree(path);
 	leaky_proc = proc_create("leaky_alloc", 0600, NULL, &leaky_proc_ops);
 	if (!leaky_proc)
@@ -146,13 +189,17 @@ fail:
 		kfree(leaky_a[i]);
 	for (i = 0; i < ARRAY_SIZE(leaky_b); i++)
 		kfree(leaky_b[i]);
+	kfree(leaky_str);
+	vfree(leaky_vm);
+	kmem_cache_destroy(leaky_cache);
 	return -ENOMEM;
 }
 
 static void __exit leaky_exit(void)
 {
 	proc_remove(leaky_proc);
-	/* leaky_a[1], leaky_a[2], leaky_b[0] and leaky_b[1] leak on purpose */
+	kmem_cache_destroy(leaky_cache);
+	/* leaky_a[1], leaky_a[2], leaky_b[*], leaky_str and leaky_vm leak on purpose */
 }
 
 module_init(leaky_init);
