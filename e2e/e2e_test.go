@@ -11,6 +11,7 @@ package e2e
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -121,43 +122,109 @@ var vermagicRE = regexp.MustCompile(`vermagic=(\S+)`)
 func TestCompile(t *testing.T) {
 	for _, name := range kernelNames {
 		t.Run(name, func(t *testing.T) {
-			k := need(t, name, "KGEN_REQUIRE_KERNELS")
-			cache := t.TempDir()
-			for _, spec := range specsToCompile(t) {
-				base := strings.TrimSuffix(filepath.Base(spec), ".yaml")
-				t.Run(base, func(t *testing.T) {
-					out := t.TempDir()
-					o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache)
-					if err != nil {
-						t.Fatalf("kgen build: %v\n%s", err, o)
-					}
-					kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
-					if len(kos) != 1 {
-						t.Fatalf("kgen build wrote %v, want one .ko", kos)
-					}
-					b, err := os.ReadFile(kos[0])
-					if err != nil {
-						t.Fatal(err)
-					}
-					m := vermagicRE.FindSubmatch(b)
-					if m == nil || string(m[1]) != k.Release {
-						t.Fatalf("vermagic of %s = %q, want release %s", kos[0], m, k.Release)
-					}
+			compileSpecs(t, need(t, name, "KGEN_REQUIRE_KERNELS"), "", "")
+		})
+	}
+}
 
-					// Standalone: kgen generate + make W=1, no kgen involved.
-					src := t.TempDir()
-					if o, err := kgen(t, "generate", spec, "-o", src); err != nil {
-						t.Fatalf("kgen generate: %v\n%s", err, o)
-					}
-					cmd := exec.Command("make", "-C", src, "KDIR="+k.KDIR, "W=1")
-					mo, err := cmd.CombinedOutput()
-					if err != nil {
-						t.Fatalf("make W=1: %v\n%s", err, mo)
-					}
-					for _, w := range w1Warnings(string(mo), src) {
-						t.Errorf("make W=1 warns: %s", w)
-					}
-				})
+// crossKernels are fetched for compile tests only (headers, no image):
+// scripts/fetch-kernels.sh's debian-6.1-arm64.
+var crossKernels = []struct{ name, arch, cross string }{
+	{"debian-6.1-arm64", "arm64", "aarch64-linux-gnu-"},
+}
+
+// TestCompileCross builds every spec for each foreign-architecture kernel
+// with --arch/--cross-compile, and the standalone tree with ARCH=,
+// CROSS_COMPILE= and W=1, as TestCompile does: every kind must build,
+// warning-free, and each .ko must be an object of that architecture.
+func TestCompileCross(t *testing.T) {
+	for _, ck := range crossKernels {
+		t.Run(ck.name, func(t *testing.T) {
+			k := needHeaders(t, ck.name)
+			if _, err := exec.LookPath(ck.cross + "gcc"); err != nil {
+				msg := "no " + ck.cross + "gcc (scripts/install-deps.sh --arm64): " + err.Error()
+				if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+			compileSpecs(t, k, ck.arch, ck.cross)
+		})
+	}
+}
+
+// needHeaders is need for a headers-only kernel: a KDIR and a release, no
+// vmlinux.
+func needHeaders(t *testing.T, name string) kernel {
+	t.Helper()
+	d := filepath.Join(kernelsDir(), name)
+	k := kernel{Name: name, Dir: d, KDIR: filepath.Join(d, "kdir")}
+	rel, err := os.ReadFile(filepath.Join(d, "release"))
+	if err == nil {
+		_, err = os.Stat(filepath.Join(k.KDIR, "Makefile"))
+	}
+	if err != nil {
+		msg := "kernel " + name + " not fetched (run scripts/fetch-kernels.sh " + name + "): " + err.Error()
+		if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	k.Release = strings.TrimSpace(string(rel))
+	return k
+}
+
+// elfMachine is each ARCH's ELF e_machine ("" = the host's).
+var elfMachine = map[string]elf.Machine{"": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// compileSpecs builds every spec for kernel k (arch and cross empty for the
+// host) with kgen build, then with the standalone Makefile and W=1.
+func compileSpecs(t *testing.T, k kernel, arch, cross string) {
+	cache := t.TempDir()
+	var buildArgs, makeArgs []string
+	if arch != "" {
+		buildArgs = []string{"--arch", arch, "--cross-compile", cross}
+		makeArgs = []string{"ARCH=" + arch, "CROSS_COMPILE=" + cross}
+	}
+	for _, spec := range specsToCompile(t) {
+		base := strings.TrimSuffix(filepath.Base(spec), ".yaml")
+		t.Run(base, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"build", spec, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache}, buildArgs...)
+			o, err := kgen(t, args...)
+			if err != nil {
+				t.Fatalf("kgen build: %v\n%s", err, o)
+			}
+			kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+			if len(kos) != 1 {
+				t.Fatalf("kgen build wrote %v, want one .ko", kos)
+			}
+			b, err := os.ReadFile(kos[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := vermagicRE.FindSubmatch(b)
+			if m == nil || string(m[1]) != k.Release {
+				t.Fatalf("vermagic of %s = %q, want release %s", kos[0], m, k.Release)
+			}
+			if f, err := elf.NewFile(bytes.NewReader(b)); err != nil {
+				t.Errorf("%s: %v", kos[0], err)
+			} else if f.Machine != elfMachine[arch] {
+				t.Errorf("%s is an %v object, want %v", kos[0], f.Machine, elfMachine[arch])
+			}
+
+			// Standalone: kgen generate + make W=1, no kgen involved.
+			src := t.TempDir()
+			if o, err := kgen(t, "generate", spec, "-o", src); err != nil {
+				t.Fatalf("kgen generate: %v\n%s", err, o)
+			}
+			cmd := exec.Command("make", append([]string{"-C", src, "KDIR=" + k.KDIR, "W=1"}, makeArgs...)...)
+			mo, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("make W=1: %v\n%s", err, mo)
+			}
+			for _, w := range w1Warnings(string(mo), src) {
+				t.Errorf("make W=1 warns: %s", w)
 			}
 		})
 	}
