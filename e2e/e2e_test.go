@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,15 +123,27 @@ var vermagicRE = regexp.MustCompile(`vermagic=(\S+)`)
 func TestCompile(t *testing.T) {
 	for _, name := range kernelNames {
 		t.Run(name, func(t *testing.T) {
-			compileSpecs(t, need(t, name, "KGEN_REQUIRE_KERNELS"), "", "")
+			compileSpecs(t, need(t, name, "KGEN_REQUIRE_KERNELS"), "", "", nil)
 		})
 	}
 }
 
 // crossKernels are fetched for compile tests only (headers, no image):
 // scripts/fetch-kernels.sh's debian-6.1-arm64.
-var crossKernels = []struct{ name, arch, cross string }{
-	{"debian-6.1-arm64", "arm64", "aarch64-linux-gnu-"},
+// features are probe answers the generated C depends on for that
+// architecture, checked in each standalone tree that probes them: arm64
+// 6.1 has no DYNAMIC_FTRACE_WITH_ARGS, where linux/ftrace.h makes
+// ftrace_instruction_pointer_set() a no-op, so the payload must redirect
+// through SAVE_REGS' pt_regs instead.
+var crossKernels = []struct {
+	name, arch, cross string
+	features          map[string]bool
+}{
+	{"debian-6.1-arm64", "arm64", "aarch64-linux-gnu-", map[string]bool{
+		"HAVE_FTRACE_INSTRUCTION_POINTER_SET": false, "HAVE_FTRACE_REGS_SET_INSTRUCTION_POINTER": false,
+		"HAVE_FTRACE_REGS": true, "HAVE_FTRACE_REGS_PT_REGS": true, "HAVE_FTRACE_REGS_GET_ARGUMENT": false,
+		"HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true, "HAVE_TASK_SYSCALL_WORK": true,
+	}},
 }
 
 // TestCompileCross builds every spec for each foreign-architecture kernel
@@ -148,7 +161,7 @@ func TestCompileCross(t *testing.T) {
 				}
 				t.Skip(msg)
 			}
-			compileSpecs(t, k, ck.arch, ck.cross)
+			compileSpecs(t, k, ck.arch, ck.cross, ck.features)
 		})
 	}
 }
@@ -178,8 +191,9 @@ func needHeaders(t *testing.T, name string) kernel {
 var elfMachine = map[string]elf.Machine{"": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
 
 // compileSpecs builds every spec for kernel k (arch and cross empty for the
-// host) with kgen build, then with the standalone Makefile and W=1.
-func compileSpecs(t *testing.T, k kernel, arch, cross string) {
+// host) with kgen build, then with the standalone Makefile and W=1, whose
+// kgen_features.h must give the answers in features to the probes it has.
+func compileSpecs(t *testing.T, k kernel, arch, cross string, features map[string]bool) {
 	cache := t.TempDir()
 	var buildArgs, makeArgs []string
 	if arch != "" {
@@ -226,8 +240,37 @@ func compileSpecs(t *testing.T, k kernel, arch, cross string) {
 			for _, w := range w1Warnings(string(mo), src) {
 				t.Errorf("make W=1 warns: %s", w)
 			}
+			if len(features) > 0 {
+				h, err := os.ReadFile(filepath.Join(src, "kgen_features.h"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := parseFeatures(string(h))
+				for f, want := range features {
+					if have, probed := got[f]; probed && have != want {
+						t.Errorf("%s: feature %s = %v, want %v", k.Name, f, have, want)
+					}
+				}
+			}
 		})
 	}
+}
+
+// featureLineRE matches kgen_features.h's "#define KGEN_F 1" and
+// "/* #undef KGEN_F */" lines.
+var featureLineRE = regexp.MustCompile(`(?m)^(?:#define KGEN_(\w+) 1|/\* #undef KGEN_(\w+) \*/)$`)
+
+// parseFeatures returns each probe's answer in a kgen_features.h.
+func parseFeatures(h string) map[string]bool {
+	got := map[string]bool{}
+	for _, m := range featureLineRE.FindAllStringSubmatch(h, -1) {
+		if m[1] != "" {
+			got[m[1]] = true
+		} else {
+			got[m[2]] = false
+		}
+	}
+	return got
 }
 
 // anyWarningRE is the fallback for what the diagnostics parser does not
@@ -530,5 +573,14 @@ func checkGuest(t *testing.T, s map[string]string) {
 		if strings.Contains(s["dmesg"], bad) {
 			t.Errorf("dmesg has %q:\n%s", bad, s["dmesg"])
 		}
+	}
+}
+
+// TestParseFeatures reads both answers from a kgen_features.h.
+func TestParseFeatures(t *testing.T) {
+	h := "#ifndef KGEN_FEATURES_H\n#define KGEN_FEATURES_H\n#define KGEN_HAVE_A 1\n/* #undef KGEN_HAVE_B */\n#endif /* KGEN_FEATURES_H */\n"
+	got := parseFeatures(h)
+	if want := map[string]bool{"HAVE_A": true, "HAVE_B": false}; !maps.Equal(got, want) {
+		t.Errorf("parseFeatures = %v, want %v", got, want)
 	}
 }
