@@ -303,6 +303,7 @@ struct pl_func {
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
 	bool registered;
+	bool untraceable;	/* not an ftrace site in this kernel */
 };
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1];
@@ -460,9 +461,11 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 /* ---- last fault ----------------------------------------------------------- */
 
 static DEFINE_SPINLOCK(pl_fault_lock);
+#define PL_SYM_LEN 96		/* "func+0xoff/0xlen [module]", cut beyond */
+
 static struct {
 	int fn;			/* -1: none yet */
-	unsigned long caller;
+	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -470,11 +473,13 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
+	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
+	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	pl_last_fault.caller = c->caller;
+	memcpy(pl_last_fault.caller, sym, sizeof(sym));
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -710,6 +715,121 @@ static void pl_leak_free_tables(void)
 	vfree(pl_objs);
 	vfree(pl_seen);
 	vfree(pl_stacks);
+}
+
+/* ---- leak reports ---------------------------------------------------------- */
+
+#define PL_REPORT_MAX	(1 << 20)	/* bytes of one report; more is cut */
+
+static char *pl_final[2];		/* [0] unallocated frees, [1] possible leaks */
+static size_t pl_final_len[2];
+
+/* Possible leaks grouped by allocation stack, into buf. */
+static size_t pl_render_leaks(char *buf, size_t size)
+{
+	struct pl_agg {
+		u64 count, bytes;
+	} *agg;
+	unsigned long flags, i;
+	u64 nostack = 0, nostack_bytes = 0;
+	size_t n = 0;
+
+	agg = vzalloc(PL_STACKS * sizeof(*agg));
+	if (!agg)
+		return scnprintf(buf, size, "(no memory to group the objects)\n");
+	spin_lock_irqsave(&pl_leak_lock, flags);
+	for (i = 0; i < PL_OBJS; i++) {
+		const struct pl_obj *o = &pl_objs[i];
+
+		if (!o->ptr)
+			continue;
+		if (o->stack) {
+			agg[o->stack - 1].count++;
+			agg[o->stack - 1].bytes += o->size;
+		} else {
+			nostack++;
+			nostack_bytes += o->size;
+		}
+	}
+	spin_unlock_irqrestore(&pl_leak_lock, flags);
+	/* the stacks table only grows until the next attachment (pl_lock held) */
+	for (i = 0; i < PL_STACKS; i++) {
+		const struct pl_stack *s = &pl_stacks[i];
+		unsigned int j;
+
+		if (!agg[i].count)
+			continue;
+		n += scnprintf(buf + n, size - n, "%llu objects, %llu bytes, stack:\n",
+			       agg[i].count, agg[i].bytes);
+		for (j = 0; j < s->nr && j < PL_DEPTH; j++)
+			n += scnprintf(buf + n, size - n, "  %pS\n", (void *)s->frames[j]);
+		n += scnprintf(buf + n, size - n, "\n");
+	}
+	if (nostack)
+		n += scnprintf(buf + n, size - n,
+			       "%llu objects, %llu bytes, stack: not kept (the stack table is full)\n\n",
+			       nostack, nostack_bytes);
+	vfree(agg);
+	return n;
+}
+
+/* Frees of memory the target did not allocate, by function and caller. */
+static size_t pl_render_unalloc(char *buf, size_t size)
+{
+	unsigned long flags;
+	size_t n = 0;
+	u64 more;
+	int i;
+
+	spin_lock_irqsave(&pl_leak_lock, flags);
+	more = pl_leak.unalloc_more;
+	spin_unlock_irqrestore(&pl_leak_lock, flags);
+	for (i = 0; i < PL_UNALLOC; i++) {
+		struct pl_unalloc u;
+
+		spin_lock_irqsave(&pl_leak_lock, flags);
+		u = pl_unallocs[i];
+		spin_unlock_irqrestore(&pl_leak_lock, flags);
+		if (!u.count)
+			break;
+		n += scnprintf(buf + n, size - n, "%llu %s from %pS\n", u.count,
+			       u.fn >= 0 && u.fn < PL_NFUNCS ? pl_funcs[u.fn].name : "?",
+			       (void *)u.caller);
+	}
+	if (more)
+		n += scnprintf(buf + n, size - n, "%llu more (not kept)\n", more);
+	return n;
+}
+
+/* Under pl_lock: forget the frozen reports (a new attachment). */
+static void pl_unfreeze(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		vfree(pl_final[i]);
+		pl_final[i] = NULL;
+		pl_final_len[i] = 0;
+	}
+}
+
+/* Under pl_lock, at the target's GOING: freeze the reports' text. */
+static void pl_freeze(void)
+{
+	int i;
+
+	pl_unfreeze();
+	for (i = 0; i < 2; i++) {
+		char *buf = vmalloc(PL_REPORT_MAX);
+
+		if (!buf) {
+			pr_warn("no memory to keep the leak report: it shows raw addresses\n");
+			continue;
+		}
+		pl_final_len[i] = i ? pl_render_leaks(buf, PL_REPORT_MAX) :
+				      pl_render_unalloc(buf, PL_REPORT_MAX);
+		pl_final[i] = buf;
+	}
 }
 
 /* ---- the wrappers ------------------------------------------------------------ */
@@ -1707,6 +1827,264 @@ static notrace void pl_w_free_pages(unsigned long addr, unsigned int order)
 }
 #endif
 
+/* The functions this build intercepts, for kgen build and modinfo. */
+#if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
+#define PL_R___kmalloc " __kmalloc"
+#else
+#define PL_R___kmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
+#define PL_R___kmalloc_node " __kmalloc_node"
+#else
+#define PL_R___kmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_trace " kmem_cache_alloc_trace"
+#else
+#define PL_R_kmem_cache_alloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_node_trace " kmem_cache_alloc_node_trace"
+#else
+#define PL_R_kmem_cache_alloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
+#define PL_R_kmalloc_order_trace " kmalloc_order_trace"
+#else
+#define PL_R_kmalloc_order_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
+#define PL_R_kmalloc_trace " kmalloc_trace"
+#else
+#define PL_R_kmalloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
+#define PL_R_kmalloc_node_trace " kmalloc_node_trace"
+#else
+#define PL_R_kmalloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
+#define PL_R_kmalloc_large " kmalloc_large"
+#else
+#define PL_R_kmalloc_large ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
+#define PL_R_kmalloc_large_node " kmalloc_large_node"
+#else
+#define PL_R_kmalloc_large_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
+#define PL_R___kmalloc_noprof " __kmalloc_noprof"
+#else
+#define PL_R___kmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof_b " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_noprof " __kmalloc_cache_noprof"
+#else
+#define PL_R___kmalloc_cache_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_node_noprof " __kmalloc_cache_node_noprof"
+#else
+#define PL_R___kmalloc_cache_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
+#define PL_R___kmalloc_large_noprof " __kmalloc_large_noprof"
+#else
+#define PL_R___kmalloc_large_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_large_node_noprof " __kmalloc_large_node_noprof"
+#else
+#define PL_R___kmalloc_large_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_SYM)
+#define PL_R_kmem_cache_alloc " kmem_cache_alloc"
+#else
+#define PL_R_kmem_cache_alloc ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_SYM)
+#define PL_R_kmem_cache_alloc_node " kmem_cache_alloc_node"
+#else
+#define PL_R_kmem_cache_alloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_SYM)
+#define PL_R_kmem_cache_alloc_lru " kmem_cache_alloc_lru"
+#else
+#define PL_R_kmem_cache_alloc_lru ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_noprof " kmem_cache_alloc_noprof"
+#else
+#define PL_R_kmem_cache_alloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_node_noprof " kmem_cache_alloc_node_noprof"
+#else
+#define PL_R_kmem_cache_alloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_lru_noprof " kmem_cache_alloc_lru_noprof"
+#else
+#define PL_R_kmem_cache_alloc_lru_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KVMALLOC_NODE) && defined(KGEN_HAVE_PL_KVMALLOC_NODE_SYM)
+#define PL_R_kvmalloc_node " kvmalloc_node"
+#else
+#define PL_R_kvmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kvmalloc_node_noprof_b " __kvmalloc_node_noprof"
+#else
+#define PL_R___kvmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kvmalloc_node_noprof " __kvmalloc_node_noprof"
+#else
+#define PL_R___kvmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC) && defined(KGEN_HAVE_PL_VMALLOC_SYM)
+#define PL_R_vmalloc " vmalloc"
+#else
+#define PL_R_vmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC) && defined(KGEN_HAVE_PL_VZALLOC_SYM)
+#define PL_R_vzalloc " vzalloc"
+#else
+#define PL_R_vzalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NODE) && defined(KGEN_HAVE_PL_VMALLOC_NODE_SYM)
+#define PL_R_vmalloc_node " vmalloc_node"
+#else
+#define PL_R_vmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NODE) && defined(KGEN_HAVE_PL_VZALLOC_NODE_SYM)
+#define PL_R_vzalloc_node " vzalloc_node"
+#else
+#define PL_R_vzalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL___VMALLOC) && defined(KGEN_HAVE_PL___VMALLOC_SYM)
+#define PL_R___vmalloc " __vmalloc"
+#else
+#define PL_R___vmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NOPROF_SYM)
+#define PL_R_vmalloc_noprof " vmalloc_noprof"
+#else
+#define PL_R_vmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NOPROF_SYM)
+#define PL_R_vzalloc_noprof " vzalloc_noprof"
+#else
+#define PL_R_vzalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF_SYM)
+#define PL_R_vmalloc_node_noprof " vmalloc_node_noprof"
+#else
+#define PL_R_vmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF_SYM)
+#define PL_R_vzalloc_node_noprof " vzalloc_node_noprof"
+#else
+#define PL_R_vzalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___VMALLOC_NOPROF) && defined(KGEN_HAVE_PL___VMALLOC_NOPROF_SYM)
+#define PL_R___vmalloc_noprof " __vmalloc_noprof"
+#else
+#define PL_R___vmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___GET_FREE_PAGES) && defined(KGEN_HAVE_PL___GET_FREE_PAGES_SYM)
+#define PL_R___get_free_pages " __get_free_pages"
+#else
+#define PL_R___get_free_pages ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_SYM)
+#define PL_R_get_zeroed_page " get_zeroed_page"
+#else
+#define PL_R_get_zeroed_page ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF) && defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF_SYM)
+#define PL_R_get_free_pages_noprof " get_free_pages_noprof"
+#else
+#define PL_R_get_free_pages_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF_SYM)
+#define PL_R_get_zeroed_page_noprof " get_zeroed_page_noprof"
+#else
+#define PL_R_get_zeroed_page_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KSTRDUP) && defined(KGEN_HAVE_PL_KSTRDUP_SYM)
+#define PL_R_kstrdup " kstrdup"
+#else
+#define PL_R_kstrdup ""
+#endif
+#if defined(KGEN_HAVE_PL_KSTRNDUP) && defined(KGEN_HAVE_PL_KSTRNDUP_SYM)
+#define PL_R_kstrndup " kstrndup"
+#else
+#define PL_R_kstrndup ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEMDUP) && defined(KGEN_HAVE_PL_KMEMDUP_SYM)
+#define PL_R_kmemdup " kmemdup"
+#else
+#define PL_R_kmemdup ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEMDUP_NOPROF) && defined(KGEN_HAVE_PL_KMEMDUP_NOPROF_SYM)
+#define PL_R_kmemdup_noprof " kmemdup_noprof"
+#else
+#define PL_R_kmemdup_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KREALLOC) && defined(KGEN_HAVE_PL_KREALLOC_SYM)
+#define PL_R_krealloc " krealloc"
+#else
+#define PL_R_krealloc ""
+#endif
+#if defined(KGEN_HAVE_PL_KREALLOC_NOPROF) && defined(KGEN_HAVE_PL_KREALLOC_NOPROF_SYM)
+#define PL_R_krealloc_noprof " krealloc_noprof"
+#else
+#define PL_R_krealloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KFREE) && defined(KGEN_HAVE_PL_KFREE_SYM)
+#define PL_R_kfree " kfree"
+#else
+#define PL_R_kfree ""
+#endif
+#if defined(KGEN_HAVE_PL_KVFREE) && defined(KGEN_HAVE_PL_KVFREE_SYM)
+#define PL_R_kvfree " kvfree"
+#else
+#define PL_R_kvfree ""
+#endif
+#if defined(KGEN_HAVE_PL_VFREE) && defined(KGEN_HAVE_PL_VFREE_SYM)
+#define PL_R_vfree " vfree"
+#else
+#define PL_R_vfree ""
+#endif
+#if defined(KGEN_HAVE_PL_KFREE_SENSITIVE) && defined(KGEN_HAVE_PL_KFREE_SENSITIVE_SYM)
+#define PL_R_kfree_sensitive " kfree_sensitive"
+#else
+#define PL_R_kfree_sensitive ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_FREE) && defined(KGEN_HAVE_PL_KMEM_CACHE_FREE_SYM)
+#define PL_R_kmem_cache_free " kmem_cache_free"
+#else
+#define PL_R_kmem_cache_free ""
+#endif
+#if defined(KGEN_HAVE_PL_FREE_PAGES) && defined(KGEN_HAVE_PL_FREE_PAGES_SYM)
+#define PL_R_free_pages " free_pages"
+#else
+#define PL_R_free_pages ""
+#endif
+MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R_kmem_cache_alloc_trace PL_R_kmem_cache_alloc_node_trace PL_R_kmalloc_order_trace PL_R_kmalloc_trace PL_R_kmalloc_node_trace PL_R_kmalloc_large PL_R_kmalloc_large_node PL_R___kmalloc_noprof PL_R___kmalloc_node_noprof_b PL_R___kmalloc_node_noprof PL_R___kmalloc_cache_noprof PL_R___kmalloc_cache_node_noprof PL_R___kmalloc_large_noprof PL_R___kmalloc_large_node_noprof PL_R_kmem_cache_alloc PL_R_kmem_cache_alloc_node PL_R_kmem_cache_alloc_lru PL_R_kmem_cache_alloc_noprof PL_R_kmem_cache_alloc_node_noprof PL_R_kmem_cache_alloc_lru_noprof PL_R_kvmalloc_node PL_R___kvmalloc_node_noprof_b PL_R___kvmalloc_node_noprof PL_R_vmalloc PL_R_vzalloc PL_R_vmalloc_node PL_R_vzalloc_node PL_R___vmalloc PL_R_vmalloc_noprof PL_R_vzalloc_noprof PL_R_vmalloc_node_noprof PL_R_vzalloc_node_noprof PL_R___vmalloc_noprof PL_R___get_free_pages PL_R_get_zeroed_page PL_R_get_free_pages_noprof PL_R_get_zeroed_page_noprof PL_R_kstrdup PL_R_kstrndup PL_R_kmemdup PL_R_kmemdup_noprof PL_R_krealloc PL_R_krealloc_noprof PL_R_kfree PL_R_kvfree PL_R_vfree PL_R_kfree_sensitive PL_R_kmem_cache_free PL_R_free_pages);
+
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
 	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = -1, .free = false },
@@ -1918,11 +2296,17 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 	const struct pl_func *f = op->private;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		/* a free of the target's memory by another caller (tail calls) */
+		/*
+		 * A free of the target's memory by another caller (tail
+		 * calls); never a wrapper's own call of the real function,
+		 * which redirected again would recurse until the stack
+		 * overflows.
+		 */
 		if (f->free) {
 			unsigned long p = pl_free_arg(regs, f->arg);
 
-			if (p && READ_ONCE(pl_seen[pl_home(p)])) {
+			if (p && READ_ONCE(pl_seen[pl_home(p)]) &&
+			    !within_module_core(parent_ip, THIS_MODULE)) {
 				pl_redirect(regs, (unsigned long)f->wrapper);
 				return;
 			}
@@ -1968,7 +2352,7 @@ static void pl_unregister(void)
 static int pl_register(void)
 {
 	char buf[KSYM_NAME_LEN];
-	int i, err = 0;
+	int i, n = 0, err = 0;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
 		struct pl_func *f = &pl_funcs[i];
@@ -1979,9 +2363,24 @@ static int pl_register(void)
 		f->ops.private = f;
 		strscpy(buf, f->name, sizeof(buf));
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
+		if (err == -EINVAL) {
+			/*
+			 * Exported, yet not an ftrace site: notrace in this
+			 * build (FORTIFY_SOURCE's inline kmemdup makes the real
+			 * one so on Debian's 5.10, 6.1 and 6.12). Its calls are
+			 * not seen; the stats file says so (hooked 0).
+			 */
+			pl_free_filter(&f->ops);
+			if (!f->untraceable)
+				pr_info("%s is not traceable by ftrace in this kernel: its calls are not intercepted\n",
+					f->name);
+			f->untraceable = true;
+			err = 0;
+			continue;
+		}
 		if (err) {
 			pl_free_filter(&f->ops);
-			pr_err("attach to %s: %s cannot be traced by ftrace (%d): is CONFIG_DYNAMIC_FTRACE on, and the function not notrace?\n",
+			pr_err("attach to %s: %s cannot be traced by ftrace (%d)\n",
 			       pl_target, f->name, err);
 			goto fail;
 		}
@@ -1997,6 +2396,13 @@ static int pl_register(void)
 			goto fail;
 		}
 		f->registered = true;
+		n++;
+	}
+	if (!n) {
+		err = -EINVAL;
+		pr_err("attach to %s: none of the functions can be traced by ftrace: is CONFIG_DYNAMIC_FTRACE on?\n",
+		       pl_target);
+		goto fail;
 	}
 	return 0;
 fail:
@@ -2015,6 +2421,7 @@ static int pl_attach(struct module *mod, bool coming)
 	for (i = 0; i < PL_NPOINTS; i++)
 		atomic64_set(&pl_points[i].times, 0);
 	pl_leak_reset();
+	pl_unfreeze();
 	WRITE_ONCE(pl_init_task, coming ? current : NULL);
 	pl_set_ranges(mod, coming);
 	err = pl_register();
@@ -2040,6 +2447,7 @@ static void pl_detach(const char *why)
 	{
 		unsigned long flags;
 
+		pl_freeze();
 		spin_lock_irqsave(&pl_leak_lock, flags);
 		pl_leak.final = true;
 		pr_info("%s %s: allocations: %llu, frees: %llu, possible leaks: %llu, unallocated frees: %llu\n",
@@ -2090,6 +2498,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
+		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
 		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
@@ -2229,7 +2638,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	unsigned long caller;
+	char caller[PL_SYM_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
@@ -2237,14 +2646,14 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	caller = pl_last_fault.caller;
+	memcpy(caller, pl_last_fault.caller, sizeof(caller));
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 	if (fn >= 0 && fn < PL_NFUNCS)
-		seq_printf(m, "function=%s caller=%pS pid=%d comm=%s times=%lld\n",
-			   pl_funcs[fn].name, (void *)caller, pid, comm, times);
+		seq_printf(m, "function=%s caller=%s pid=%d comm=%s times=%lld\n",
+			   pl_funcs[fn].name, caller, pid, comm, times);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pl_last_fault);
@@ -2271,71 +2680,43 @@ static int pl_info_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(pl_info);
 
-/* Possible leaks grouped by allocation stack. */
+/*
+ * The reports: rendered from the tables while the target is loaded, the
+ * text frozen at its unload (GOING: its symbols still resolve then, they
+ * would not after).
+ */
+static int pl_report_show(struct seq_file *m, bool leaks)
+{
+	char *buf;
+	size_t n;
+
+	mutex_lock(&pl_lock);
+	if (pl_final[leaks]) {
+		seq_write(m, pl_final[leaks], pl_final_len[leaks]);
+		mutex_unlock(&pl_lock);
+		return 0;
+	}
+	buf = vmalloc(PL_REPORT_MAX);
+	if (!buf) {
+		mutex_unlock(&pl_lock);
+		return -ENOMEM;
+	}
+	n = leaks ? pl_render_leaks(buf, PL_REPORT_MAX) : pl_render_unalloc(buf, PL_REPORT_MAX);
+	mutex_unlock(&pl_lock);
+	seq_write(m, buf, n);
+	vfree(buf);
+	return 0;
+}
+
 static int pl_leaks_show(struct seq_file *m, void *v)
 {
-	struct pl_agg {
-		u64 count, bytes;
-	} *agg;
-	unsigned long flags, i;
-	u64 nostack = 0, nostack_bytes = 0;
-
-	agg = vzalloc(PL_STACKS * sizeof(*agg));
-	if (!agg)
-		return -ENOMEM;
-	spin_lock_irqsave(&pl_leak_lock, flags);
-	for (i = 0; i < PL_OBJS; i++) {
-		const struct pl_obj *o = &pl_objs[i];
-
-		if (!o->ptr)
-			continue;
-		if (o->stack) {
-			agg[o->stack - 1].count++;
-			agg[o->stack - 1].bytes += o->size;
-		} else {
-			nostack++;
-			nostack_bytes += o->size;
-		}
-	}
-	spin_unlock_irqrestore(&pl_leak_lock, flags);
-	/* the stacks table only grows until the next attachment */
-	for (i = 0; i < PL_STACKS; i++) {
-		const struct pl_stack *s = &pl_stacks[i];
-		unsigned int j;
-
-		if (!agg[i].count)
-			continue;
-		seq_printf(m, "%llu objects, %llu bytes, stack:\n", agg[i].count, agg[i].bytes);
-		for (j = 0; j < s->nr && j < PL_DEPTH; j++)
-			seq_printf(m, "  %pS\n", (void *)s->frames[j]);
-		seq_putc(m, '\n');
-	}
-	if (nostack)
-		seq_printf(m, "%llu objects, %llu bytes, stack: not kept (the stack table is full)\n\n",
-			   nostack, nostack_bytes);
-	vfree(agg);
-	return 0;
+	return pl_report_show(m, true);
 }
 DEFINE_SHOW_ATTRIBUTE(pl_leaks);
 
 static int pl_unalloc_show(struct seq_file *m, void *v)
 {
-	struct pl_unalloc u[PL_UNALLOC];
-	unsigned long flags;
-	u64 more;
-	int i;
-
-	spin_lock_irqsave(&pl_leak_lock, flags);
-	memcpy(u, pl_unallocs, sizeof(u));
-	more = pl_leak.unalloc_more;
-	spin_unlock_irqrestore(&pl_leak_lock, flags);
-	for (i = 0; i < PL_UNALLOC && u[i].count; i++)
-		seq_printf(m, "%llu %s from %pS\n", u[i].count,
-			   u[i].fn < PL_NFUNCS ? pl_funcs[u[i].fn].name : "?",
-			   (void *)u[i].caller);
-	if (more)
-		seq_printf(m, "%llu more (not kept)\n", more);
-	return 0;
+	return pl_report_show(m, false);
 }
 DEFINE_SHOW_ATTRIBUTE(pl_unalloc);
 
@@ -2457,6 +2838,7 @@ static void __exit pl_exit_module(void)
 	kgen_debugfs_exit();
 	synchronize_rcu();	/* readers of the programs */
 	pl_free_progs();
+	pl_unfreeze();
 	pl_leak_free_tables();
 }
 
