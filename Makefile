@@ -13,7 +13,9 @@ BIN := bin/kgen
 # debug-6.1 is built here from Debian's linux-source-6.1 with KASAN, lockdep
 # and the other checkers on (scripts/debug-6.1.config): about 9 minutes of
 # 2 CPUs the first time, cached after that.
-KERNELS := debian-5.10 debian-6.1 debian-6.12 debug-6.1
+# debian-6.1-arm64 is Debian's arm64 6.1 headers with the amd64 kbuild host
+# tools, for cross-compile tests (e2e TestCompileCross); no image, no VM.
+KERNELS := debian-5.10 debian-6.1 debian-6.12 debug-6.1 debian-6.1-arm64
 # Fuzz budgets count executions (-fuzztime Nx), about 10 s each on 2 cores:
 # a duration budget trips a race in Go's fuzz coordinator (go.dev/issue/75804,
 # not fixed in Go 1.26), which fails a clean run with "context deadline
@@ -28,13 +30,15 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kgen
 
+# --arm64: the arm64 cross compiler (Debian's gcc-12-aarch64-linux-gnu) for
+# the cross-compile tests, and qemu-system-arm.
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh --arm64
 	@command -v $(GO) >/dev/null || { echo "error: Go >= 1.26 is needed (/usr/local/go/bin/go); see https://go.dev/doc/install" >&2; exit 1; }
 
 kernels: deps
 	scripts/fetch-kernels.sh $(KERNELS)
-	scripts/extract-modules.sh $(filter debian-%,$(KERNELS))
+	scripts/extract-modules.sh $(filter-out %-arm64,$(filter debian-%,$(KERNELS)))
 	scripts/fetch-tools.sh
 
 demo: deps build

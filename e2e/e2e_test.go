@@ -11,7 +11,9 @@ package e2e
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,46 +123,154 @@ var vermagicRE = regexp.MustCompile(`vermagic=(\S+)`)
 func TestCompile(t *testing.T) {
 	for _, name := range kernelNames {
 		t.Run(name, func(t *testing.T) {
-			k := need(t, name, "KGEN_REQUIRE_KERNELS")
-			cache := t.TempDir()
-			for _, spec := range specsToCompile(t) {
-				base := strings.TrimSuffix(filepath.Base(spec), ".yaml")
-				t.Run(base, func(t *testing.T) {
-					out := t.TempDir()
-					o, err := kgen(t, "build", spec, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache)
-					if err != nil {
-						t.Fatalf("kgen build: %v\n%s", err, o)
-					}
-					kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
-					if len(kos) != 1 {
-						t.Fatalf("kgen build wrote %v, want one .ko", kos)
-					}
-					b, err := os.ReadFile(kos[0])
-					if err != nil {
-						t.Fatal(err)
-					}
-					m := vermagicRE.FindSubmatch(b)
-					if m == nil || string(m[1]) != k.Release {
-						t.Fatalf("vermagic of %s = %q, want release %s", kos[0], m, k.Release)
-					}
+			compileSpecs(t, need(t, name, "KGEN_REQUIRE_KERNELS"), "", "", nil)
+		})
+	}
+}
 
-					// Standalone: kgen generate + make W=1, no kgen involved.
-					src := t.TempDir()
-					if o, err := kgen(t, "generate", spec, "-o", src); err != nil {
-						t.Fatalf("kgen generate: %v\n%s", err, o)
+// crossKernels are fetched for compile tests only (headers, no image):
+// scripts/fetch-kernels.sh's debian-6.1-arm64.
+// features are probe answers the generated C depends on for that
+// architecture, checked in each standalone tree that probes them: arm64
+// 6.1 has no DYNAMIC_FTRACE_WITH_ARGS, where linux/ftrace.h makes
+// ftrace_instruction_pointer_set() a no-op, so the payload must redirect
+// through SAVE_REGS' pt_regs instead.
+var crossKernels = []struct {
+	name, arch, cross string
+	features          map[string]bool
+}{
+	{"debian-6.1-arm64", "arm64", "aarch64-linux-gnu-", map[string]bool{
+		"HAVE_FTRACE_INSTRUCTION_POINTER_SET": false, "HAVE_FTRACE_REGS_SET_INSTRUCTION_POINTER": false,
+		"HAVE_FTRACE_REGS": true, "HAVE_FTRACE_REGS_PT_REGS": true, "HAVE_FTRACE_REGS_GET_ARGUMENT": false,
+		"HAVE_REGS_GET_KERNEL_ARGUMENT": true, "HAVE_STACK_TRACE_SAVE": true, "HAVE_TASK_SYSCALL_WORK": true,
+	}},
+}
+
+// TestCompileCross builds every spec for each foreign-architecture kernel
+// with --arch/--cross-compile, and the standalone tree with ARCH=,
+// CROSS_COMPILE= and W=1, as TestCompile does: every kind must build,
+// warning-free, and each .ko must be an object of that architecture.
+func TestCompileCross(t *testing.T) {
+	for _, ck := range crossKernels {
+		t.Run(ck.name, func(t *testing.T) {
+			k := needHeaders(t, ck.name)
+			if _, err := exec.LookPath(ck.cross + "gcc"); err != nil {
+				msg := "no " + ck.cross + "gcc (scripts/install-deps.sh --arm64): " + err.Error()
+				if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
+			}
+			compileSpecs(t, k, ck.arch, ck.cross, ck.features)
+		})
+	}
+}
+
+// needHeaders is need for a headers-only kernel: a KDIR and a release, no
+// vmlinux.
+func needHeaders(t *testing.T, name string) kernel {
+	t.Helper()
+	d := filepath.Join(kernelsDir(), name)
+	k := kernel{Name: name, Dir: d, KDIR: filepath.Join(d, "kdir")}
+	rel, err := os.ReadFile(filepath.Join(d, "release"))
+	if err == nil {
+		_, err = os.Stat(filepath.Join(k.KDIR, "Makefile"))
+	}
+	if err != nil {
+		msg := "kernel " + name + " not fetched (run scripts/fetch-kernels.sh " + name + "): " + err.Error()
+		if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	k.Release = strings.TrimSpace(string(rel))
+	return k
+}
+
+// elfMachine is each ARCH's ELF e_machine ("" = the host's).
+var elfMachine = map[string]elf.Machine{"": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+
+// compileSpecs builds every spec for kernel k (arch and cross empty for the
+// host) with kgen build, then with the standalone Makefile and W=1, whose
+// kgen_features.h must give the answers in features to the probes it has.
+func compileSpecs(t *testing.T, k kernel, arch, cross string, features map[string]bool) {
+	cache := t.TempDir()
+	var buildArgs, makeArgs []string
+	if arch != "" {
+		buildArgs = []string{"--arch", arch, "--cross-compile", cross}
+		makeArgs = []string{"ARCH=" + arch, "CROSS_COMPILE=" + cross}
+	}
+	for _, spec := range specsToCompile(t) {
+		base := strings.TrimSuffix(filepath.Base(spec), ".yaml")
+		t.Run(base, func(t *testing.T) {
+			out := t.TempDir()
+			args := append([]string{"build", spec, "--kdir", k.KDIR, "-o", out, "--cache-dir", cache}, buildArgs...)
+			o, err := kgen(t, args...)
+			if err != nil {
+				t.Fatalf("kgen build: %v\n%s", err, o)
+			}
+			kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+			if len(kos) != 1 {
+				t.Fatalf("kgen build wrote %v, want one .ko", kos)
+			}
+			b, err := os.ReadFile(kos[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := vermagicRE.FindSubmatch(b)
+			if m == nil || string(m[1]) != k.Release {
+				t.Fatalf("vermagic of %s = %q, want release %s", kos[0], m, k.Release)
+			}
+			if f, err := elf.NewFile(bytes.NewReader(b)); err != nil {
+				t.Errorf("%s: %v", kos[0], err)
+			} else if f.Machine != elfMachine[arch] {
+				t.Errorf("%s is an %v object, want %v", kos[0], f.Machine, elfMachine[arch])
+			}
+
+			// Standalone: kgen generate + make W=1, no kgen involved.
+			src := t.TempDir()
+			if o, err := kgen(t, "generate", spec, "-o", src); err != nil {
+				t.Fatalf("kgen generate: %v\n%s", err, o)
+			}
+			cmd := exec.Command("make", append([]string{"-C", src, "KDIR=" + k.KDIR, "W=1"}, makeArgs...)...)
+			mo, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("make W=1: %v\n%s", err, mo)
+			}
+			for _, w := range w1Warnings(string(mo), src) {
+				t.Errorf("make W=1 warns: %s", w)
+			}
+			if len(features) > 0 {
+				h, err := os.ReadFile(filepath.Join(src, "kgen_features.h"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := parseFeatures(string(h))
+				for f, want := range features {
+					if have, probed := got[f]; probed && have != want {
+						t.Errorf("%s: feature %s = %v, want %v", k.Name, f, have, want)
 					}
-					cmd := exec.Command("make", "-C", src, "KDIR="+k.KDIR, "W=1")
-					mo, err := cmd.CombinedOutput()
-					if err != nil {
-						t.Fatalf("make W=1: %v\n%s", err, mo)
-					}
-					for _, w := range w1Warnings(string(mo), src) {
-						t.Errorf("make W=1 warns: %s", w)
-					}
-				})
+				}
 			}
 		})
 	}
+}
+
+// featureLineRE matches kgen_features.h's "#define KGEN_F 1" and
+// "/* #undef KGEN_F */" lines.
+var featureLineRE = regexp.MustCompile(`(?m)^(?:#define KGEN_(\w+) 1|/\* #undef KGEN_(\w+) \*/)$`)
+
+// parseFeatures returns each probe's answer in a kgen_features.h.
+func parseFeatures(h string) map[string]bool {
+	got := map[string]bool{}
+	for _, m := range featureLineRE.FindAllStringSubmatch(h, -1) {
+		if m[1] != "" {
+			got[m[1]] = true
+		} else {
+			got[m[2]] = false
+		}
+	}
+	return got
 }
 
 // anyWarningRE is the fallback for what the diagnostics parser does not
@@ -463,5 +573,14 @@ func checkGuest(t *testing.T, s map[string]string) {
 		if strings.Contains(s["dmesg"], bad) {
 			t.Errorf("dmesg has %q:\n%s", bad, s["dmesg"])
 		}
+	}
+}
+
+// TestParseFeatures reads both answers from a kgen_features.h.
+func TestParseFeatures(t *testing.T) {
+	h := "#ifndef KGEN_FEATURES_H\n#define KGEN_FEATURES_H\n#define KGEN_HAVE_A 1\n/* #undef KGEN_HAVE_B */\n#endif /* KGEN_FEATURES_H */\n"
+	got := parseFeatures(h)
+	if want := map[string]bool{"HAVE_A": true, "HAVE_B": false}; !maps.Equal(got, want) {
+		t.Errorf("parseFeatures = %v, want %v", got, want)
 	}
 }

@@ -2,8 +2,15 @@
 # fetch-kernels.sh: fetch real Debian amd64 kernels (headers + kbuild + image)
 # for kgen's compile and VM tests, without installing anything into the system.
 #
-# usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 debug-6.1 ...]
-#        (default: all four)
+# usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 debug-6.1 debian-6.1-arm64 ...]
+#        (default: all five)
+#
+# debian-6.1-arm64 is headers only, for cross-compile tests (no image, no
+# vmlinux, not bootable here): Debian bookworm's arm64 linux-headers and
+# -common with the amd64 linux-kbuild-6.1 of the same version, whose host
+# tools (fixdep, modpost) run on this machine, as Debian's cross-build docs
+# do. Build with ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- (its make.env
+# says so; the compiler is Debian's gcc-12-aarch64-linux-gnu).
 #
 # debug-6.1 is not a Debian build: it is Debian bookworm's linux-source-6.1
 # configured with scripts/debug-6.1.config (tinyconfig + what kgen needs +
@@ -21,11 +28,14 @@
 # Layout, per kernel NAME:
 #   $KGEN_KERNELS/NAME/kdir      -> root/usr/src/linux-headers-<release> (a
 #                                   usable KDIR: make -C kdir M=DIR modules)
-#   $KGEN_KERNELS/NAME/vmlinux   uncompressed ELF kernel (boot with qemu -kernel)
+#   $KGEN_KERNELS/NAME/vmlinux   uncompressed ELF kernel (boot with qemu -kernel;
+#                                none for a headers-only kernel such as
+#                                debian-6.1-arm64)
 #   $KGEN_KERNELS/NAME/make.env  extra make variables, VAR=value one per line
 #   $KGEN_KERNELS/NAME/release   kernel release (uname -r in the guest,
 #                                first word of a module's vermagic)
-#   $KGEN_KERNELS/NAME/config    the kernel's .config (from the image package)
+#   $KGEN_KERNELS/NAME/config    the kernel's .config (from the image package,
+#                                or the headers' .config when headers only)
 #   $KGEN_KERNELS/NAME/root/     dpkg -x root of headers, -common, kbuild
 #   $KGEN_KERNELS/NAME/glibc/    the suite's libc6, only when the kbuild host
 #                                tools need a newer glibc than the host's
@@ -35,7 +45,9 @@
 #                                any of them rebuilds)
 #   $KGEN_KERNELS/.debs/         downloaded .deb cache
 #   $KGEN_KERNELS/.apt/SUITE/    private apt lists/cache/status per suite
-#   $KGEN_KERNELS/READY          names of the kernels ready to use, one a line
+#                                (SUITE-arm64: the same with arm64 packages too)
+#   $KGEN_KERNELS/READY          names of the bootable kernels ready to use
+#                                (with a vmlinux), one a line
 #
 # Use a kernel:
 #   make -C "$K/kdir" M="$PWD" modules $(cat "$K/make.env")
@@ -45,7 +57,7 @@ KGEN_KERNELS=${KGEN_KERNELS:-$HOME/.cache/kgen/kernels}
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 MIRROR=${KGEN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${KGEN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12 debug-6.1)
+ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12 debug-6.1 debian-6.1-arm64)
 
 log() { printf '%s\n' "fetch-kernels: $*" >&2; }
 die() { printf '%s\n' "fetch-kernels: error: $*" >&2; exit 1; }
@@ -59,6 +71,7 @@ suite_of() {
 	debian-6.1) echo bookworm ;;
 	debian-6.12) echo trixie ;;
 	debug-6.1) echo bookworm ;;
+	debian-6.1-arm64) echo bookworm ;;
 	*) die "unknown kernel '$1': known kernels are ${ALL_KERNELS[*]}" ;;
 	esac
 }
@@ -85,9 +98,16 @@ need_tools() {
 # Dir::Etc::parts=` on the command line comes too late to stop the host's
 # apt.conf.d (docker-clean disables the package cache, appstream/packagekit
 # hooks) from applying, but a main config file read first does.
+# A second argument adds a foreign architecture (arm64): its lists live in
+# their own .apt/SUITE-ARCH, so the amd64-only suites download no more.
 APT_CONF=
-setup_apt() { # SUITE
-	local suite=$1 d=$KGEN_KERNELS/.apt/$1 trust="signed-by=$KEYRING"
+setup_apt() { # SUITE [FOREIGN_ARCH]
+	local suite=$1 foreign=${2:-} d=$KGEN_KERNELS/.apt/$1${2:+-$2} trust="signed-by=$KEYRING"
+	local archs=amd64 archlist='"amd64";'
+	if [[ -n $foreign ]]; then
+		archs+=",$foreign"
+		archlist+=" \"$foreign\";"
+	fi
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/etc/apt.conf.d" \
 		"$d/etc/preferences.d" "$d/etc/sources.list.d" "$d/state"
 	: >"$d/status.new" && mv -f "$d/status.new" "$d/status" # always empty
@@ -103,8 +123,8 @@ setup_apt() { # SUITE
 		fi
 	fi
 	cat >"$d/sources.list" <<EOF
-deb [arch=amd64 $trust] $MIRROR $suite main
-deb [arch=amd64 $trust] $SECURITY_MIRROR $suite-security main
+deb [arch=$archs $trust] $MIRROR $suite main
+deb [arch=$archs $trust] $SECURITY_MIRROR $suite-security main
 EOF
 	{
 		cat <<EOF
@@ -122,7 +142,7 @@ Dir::Cache::archives "$d/cache/archives";
 Dir::Cache::pkgcache "pkgcache.bin";
 Dir::Cache::srcpkgcache "srcpkgcache.bin";
 APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
+APT::Architectures { $archlist };
 Acquire::Languages { "none"; };
 APT::Get::List-Cleanup "true";
 EOF
@@ -295,6 +315,10 @@ fetch_one() {
 		build_debug "$name"
 		return
 	fi
+	if [[ $name == *-arm64 ]]; then
+		fetch_cross_headers "$name" arm64
+		return
+	fi
 	suite=$(suite_of "$name")
 	dir=$KGEN_KERNELS/$name
 	if [[ -f $dir/.done ]]; then
@@ -385,6 +409,97 @@ fetch_one() {
 	touch "$dir/.done"
 	write_ready
 	log "$name: ready: $rel in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
+}
+
+# ---- headers only, for a foreign architecture ---------------------------
+# fetch_cross_headers NAME ARCH: debian-<mm>-<arch> is the suite's newest
+# linux-headers-<mm>.*-<arch> and its -common (ARCH's packages), with the
+# amd64 linux-kbuild-<mm> of the same version: the kbuild package holds the
+# host tools (fixdep, modpost, ...) that the headers' scripts/ links to, and
+# they must run here. No image: compile tests only.
+fetch_cross_headers() {
+	local name=$1 arch=$2 suite dir
+	suite=$(suite_of "$name")
+	dir=$KGEN_KERNELS/$name
+	if [[ -f $dir/.done ]]; then
+		log "$name: ready ($(cat "$dir/release")), nothing to do"
+		return 0
+	fi
+	local start=$SECONDS
+	setup_apt "$suite" "$arch"
+	local mm=${name#debian-} re rel
+	mm=${mm%-"$arch"}
+	re="^linux-headers-${mm//./\\.}\\.[0-9]+(-[0-9]+|\\+deb[0-9]+)-$arch\$"
+	rel=$(apt_cache pkgnames linux-headers- | grep -E "$re" | sort -V | tail -n1 || true)
+	[[ -n $rel ]] || die "$suite: no linux-headers-$mm.*-$arch package in $suite/$suite-security"
+	rel=${rel#linux-headers-}
+	log "$name: newest ABI in $suite is $rel"
+
+	local hver pkgs=() p v kbuild=
+	hver=$(candidate_version "linux-headers-$rel:$arch")
+	[[ -n $hver ]] || die "$suite: no version of linux-headers-$rel:$arch"
+	pkgs+=("linux-headers-$rel:$arch=$hver")
+	for p in $(apt_cache show --no-all-versions "linux-headers-$rel:$arch" | sed -n 's/^Depends: //p' |
+		tr ',' '\n' | sed 's/(.*)//; s/|.*//; s/:.*//; s/ //g' | grep -E '^linux-(headers|kbuild)-'); do
+		# -common is Architecture: all; kbuild is taken for the host (amd64)
+		v=$(candidate_version "$p:amd64")
+		[[ -n $v ]] || v=$(candidate_version "$p")
+		[[ -n $v ]] || die "$suite: linux-headers-$rel depends on $p, which is not in $suite"
+		if [[ $p == linux-kbuild-* ]]; then
+			kbuild=$p
+			# the host tools must come from the same kernel source
+			[[ $v == "$hver" ]] || die "$suite: $p:amd64 is $v, linux-headers-$rel:$arch is $hver: the mirror is mid-update, retry later"
+			pkgs+=("$p:amd64=$v")
+		else
+			pkgs+=("$p=$v")
+		fi
+	done
+	[[ -n $kbuild ]] || die "$suite: linux-headers-$rel:$arch depends on no linux-kbuild package"
+
+	local debs=() d
+	for p in "${pkgs[@]}"; do
+		d=$(download "$suite" "${p%%=*}" "${p#*=}")
+		debs+=("$d")
+	done
+
+	rm -rf "$dir"
+	write_ready
+	mkdir -p "$dir/root"
+	for d in "${debs[@]}"; do
+		dpkg-deb -x "$d" "$dir/root"
+		log "$name: extracted $(basename "$d")"
+	done
+	local kdir=$dir/root/usr/src/linux-headers-$rel
+	[[ -f $kdir/Makefile ]] || die "$suite: linux-headers-$rel has no usr/src/linux-headers-$rel/Makefile"
+	sed -i "s#/usr/src/linux-headers-#$dir/root/usr/src/linux-headers-#g" "$kdir/Makefile"
+	ln -sfn "root/usr/src/linux-headers-$rel" "$dir/kdir"
+	local broken
+	broken=$(find -L "$dir/root/usr/src" -maxdepth 2 -type l 2>/dev/null | head -n3)
+	[[ -z $broken ]] || die "$name: dangling links in headers tree: $broken"
+	grep -q "^CONFIG_${arch^^}=y" "$kdir/.config" || die "$name: $kdir/.config is not an $arch kernel's (no CONFIG_${arch^^}=y)"
+	cp "$kdir/.config" "$dir/config"
+	local fixdep=$kdir/scripts/basic/fixdep
+	[[ -x $fixdep ]] || die "$name: no executable scripts/basic/fixdep in $kdir (from $kbuild)"
+	if command -v file >/dev/null 2>&1; then
+		file -L -b "$fixdep" | grep -q 'x86-64' ||
+			die "$name: $kbuild's fixdep is not an x86-64 program: $(file -L -b "$fixdep")"
+	fi
+
+	wrap_new_glibc "$name" "$suite" "$dir"
+
+	local krel
+	krel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
+	[[ $krel == "$rel" ]] || die "$name: utsrelease.h says '$krel', package says '$rel'"
+	echo "$rel" >"$dir/release"
+	local cross
+	case $arch in
+	arm64) cross=aarch64-linux-gnu- ;;
+	*) die "$name: no cross compiler prefix known for $arch" ;;
+	esac
+	printf 'ARCH=%s\nCROSS_COMPILE=%s\n' "$arch" "$cross" >"$dir/make.env"
+	touch "$dir/.done"
+	write_ready
+	log "$name: ready: $rel (headers only, $kbuild:amd64) in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
 }
 
 # ---- a debug kernel, built from Debian's source -------------------------

@@ -75,8 +75,14 @@
 static const char *const kp_sysnames[] = {
 #include <asm/syscalls_64.h>
 };
+#elif defined(CONFIG_ARM64)
+/* The generic table, included again as arch/arm64/kernel/sys.c does. */
+#define __SYSCALL(nr, sym) [nr] = #sym,
+static const char *const kp_sysnames[] = {
+#include <asm/unistd.h>
+};
 #else
-#error "kgen process: only x86_64 system call tables are wired up"
+#error "kgen process: only the x86_64 and arm64 system call tables are wired up"
 #endif
 #undef __SYSCALL
 #undef __SYSCALL_COMMON
