@@ -32,8 +32,8 @@
  */
 #include <linux/atomic.h>
 #include <linux/errno.h>
-#include <linux/kernel.h>
 #include <linux/gfp.h>
+#include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/proc_fs.h>
