@@ -185,11 +185,22 @@ func (f *fakeSys) insert(how, params string) error {
 		return unix.EEXIST
 	}
 	f.modules = append(f.modules, name)
+	f.syncProcModules()
 	d := filepath.Join(f.root, "sys/kernel/debug/kgen", name)
 	must(f.t, os.MkdirAll(d, 0o755))
 	must(f.t, os.WriteFile(filepath.Join(d, "stats"), []byte("fire hits 3\nfire filtered 0\nfire nmissed 0\nfire emitted 3\n"), 0o644))
 	must(f.t, os.WriteFile(filepath.Join(d, "hist_fire"), []byte("[0, 1) 3\n"), 0o644))
 	return nil
+}
+
+// syncProcModules writes /proc/modules from f.modules.
+func (f *fakeSys) syncProcModules() {
+	var b strings.Builder
+	for _, m := range f.modules {
+		fmt.Fprintf(&b, "%s 16384 0 - Live 0x0000000000000000\n", m)
+	}
+	must(f.t, os.MkdirAll(filepath.Join(f.root, "proc"), 0o755))
+	must(f.t, os.WriteFile(filepath.Join(f.root, "proc", "modules"), []byte(b.String()), 0o644))
 }
 
 func (f *fakeSys) deleteModule(name string, flags int) error {
@@ -201,6 +212,7 @@ func (f *fakeSys) deleteModule(name string, flags int) error {
 		return unix.ENOENT
 	}
 	f.modules = slices.Delete(f.modules, i, i+1)
+	f.syncProcModules()
 	must(f.t, os.RemoveAll(filepath.Join(f.root, "sys/kernel/debug/kgen", name)))
 	return nil
 }

@@ -169,6 +169,14 @@ func insmod(o *Options, name, modPath, params string) error {
 		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EPERM) {
 			hint = klogLines(o, name, mark)
 		}
+		if errors.Is(err, unix.EEXIST) {
+			// EEXIST from the module's own init (a payload whose target
+			// is already loaded), not from a module of that name.
+			if mods, lerr := loadedModules(o); lerr == nil && !mods[name] {
+				return &ModuleError{Op: "load", Module: name, Errno: err,
+					Hint: "its init refused to load (File exists); kernel log:\n" + klogLines(o, name, mark)}
+			}
+		}
 		return loadError(name, err, hint)
 	}
 	return nil

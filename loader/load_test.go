@@ -187,6 +187,11 @@ func TestLoadErrnoMessages(t *testing.T) {
 		t.Run(tt.errno.Error(), func(t *testing.T) {
 			f := newFakeSys(t)
 			f.fail["finit"] = tt.errno
+			if tt.errno == unix.EEXIST {
+				// a module of that name is loaded (not its init refusing)
+				f.modules = append(f.modules, "kgen_testmod")
+				f.syncProcModules()
+			}
 			_, err := Load(f.ko(), nil, f.opts)
 			var me *ModuleError
 			if !errors.As(err, &me) || !errors.Is(err, tt.kind) || !errors.Is(err, tt.errno) {
@@ -196,6 +201,18 @@ func TestLoadErrnoMessages(t *testing.T) {
 				t.Errorf("err = %q, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// EEXIST from the module's init (a payload whose target is loaded), not
+// from a loaded module of that name: the kernel log says why.
+func TestLoadInitEEXIST(t *testing.T) {
+	f := newFakeSys(t)
+	f.fail["finit"] = unix.EEXIST
+	_, err := Load(f.ko(), nil, f.opts)
+	if err == nil || errors.Is(err, ErrAlreadyLoaded) || !strings.Contains(err.Error(), "its init refused") ||
+		!strings.Contains(err.Error(), "kernel log:") {
+		t.Errorf("err = %v, want the init's refusal with the kernel log", err)
 	}
 }
 

@@ -1229,17 +1229,11 @@ static ssize_t pl_times_read(struct file *file, char __user *buf, size_t len, lo
 	return pl_int_read(file, buf, len, pos, atomic64_read(&pt->times));
 }
 
-/* Writing 0 restarts the count. */
+/* Any write restarts the count (KEDR's times file). */
 static ssize_t pl_times_write(struct file *file, const char __user *ubuf, size_t len, loff_t *pos)
 {
 	struct pl_point *pt = file->private_data;
-	int v, err;
 
-	err = kstrtoint_from_user(ubuf, len, 0, &v);
-	if (err)
-		return err;
-	if (v)
-		return -EINVAL;
 	atomic64_set(&pt->times, 0);
 	return len;
 }
@@ -1355,8 +1349,9 @@ static int __init pl_init_module(void)
 		}
 	}
 	pl_debugfs_init();
-	pr_info("waiting for %s: %d functions, ftrace flags %#lx\n", pl_target,
-		(int)PL_NFUNCS, (unsigned long)PL_FLAGS);
+	if (!READ_ONCE(pl_mod))
+		pr_info("waiting for %s: %d functions, ftrace flags %#lx\n", pl_target,
+			(int)PL_NFUNCS, (unsigned long)PL_FLAGS);
 	return 0;
 fail:
 	pl_free_progs();
