@@ -4,6 +4,8 @@
  * pre_handler on the two functions kgbench_pl's loop calls (sym1: the
  * kmalloc function kmalloc(64) reaches on this kernel, sym2: kfree).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kprobes.h>
 #include <linux/module.h>
 
