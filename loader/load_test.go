@@ -537,6 +537,20 @@ func TestStatsTable(t *testing.T) {
 	if want := "probe  armed  triggers\notst       2         7\n"; b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
+	// A payload's leak report follows, line by line, escaped.
+	b.Reset()
+	must(t, (&Stats{Probes: ps, Reports: map[string]string{
+		"leaks/brd/info":              "allocations: 3\npossible leaks: 1\n",
+		"leaks/brd/possible_leaks":    "1 objects, 64 bytes, stack:\n  brd_alloc+0x1c/0x80 [brd]\x1b[2J\n",
+		"leaks/brd/unallocated_frees": "",
+	}}).WriteTable(&b))
+	want = "probe  armed  triggers\notst       2         7\n" +
+		"\nleaks/brd/info:\nallocations: 3\npossible leaks: 1\n" +
+		"\nleaks/brd/possible_leaks:\n1 objects, 64 bytes, stack:\n  brd_alloc+0x1c/0x80 [brd]\\x1b[2J\n" +
+		"\nleaks/brd/unallocated_frees:\n(empty)\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
 	if _, err := ParseStats(strings.NewReader("a hits x\n")); err == nil {
 		t.Error("bad value accepted")
 	}

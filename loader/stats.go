@@ -29,12 +29,20 @@ type ProbeStats struct {
 	Counters []Counter
 }
 
-// Stats are a module's counters from debugfs kgen/<name>/stats and its
-// histograms (kgen/<name>/hist_<id>, verbatim).
+// Stats are a module's counters from debugfs kgen/<name>/stats, its
+// histograms (kgen/<name>/hist_<id>, verbatim) and its reports: the files
+// under kgen/<name>/leaks/ (a payload's leak check), verbatim.
 type Stats struct {
-	Probes []ProbeStats
-	Hists  map[string]string // probe id -> histogram text
+	Probes  []ProbeStats
+	Hists   map[string]string // probe id -> histogram text
+	Reports map[string]string // path under kgen/<name>/ -> text
 }
+
+// reportDirs are the directories of kgen/<name>/ whose files are reports.
+var reportDirs = []string{"leaks"}
+
+// maxReport bounds what is read of one report file.
+const maxReport = 1 << 20
 
 // ReadStats reads the counters of a loaded module.
 func ReadStats(name string, opts *Options) (*Stats, error) {
@@ -65,7 +73,10 @@ func readStats(o *Options, dir string) (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stats %s: %w", dir, err)
 	}
-	s := &Stats{Probes: probes, Hists: map[string]string{}}
+	s := &Stats{Probes: probes, Hists: map[string]string{}, Reports: map[string]string{}}
+	for _, rd := range reportDirs {
+		readReports(o, dir, rd, 0, s.Reports)
+	}
 	ents, _ := os.ReadDir(o.host(dir))
 	for _, e := range ents {
 		id, ok := strings.CutPrefix(e.Name(), "hist_")
@@ -78,6 +89,32 @@ func readStats(o *Options, dir string) (*Stats, error) {
 		}
 	}
 	return s, nil
+}
+
+// readReports reads the files under dir/rel, two levels deep at most.
+func readReports(o *Options, dir, rel string, depth int, out map[string]string) {
+	ents, err := os.ReadDir(o.host(path.Join(dir, rel)))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := path.Join(rel, e.Name())
+		if e.IsDir() {
+			if depth < 2 {
+				readReports(o, dir, p, depth+1, out)
+			}
+			continue
+		}
+		f, err := os.Open(o.host(path.Join(dir, p)))
+		if err != nil {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxReport))
+		f.Close()
+		if err == nil {
+			out[p] = string(b)
+		}
+	}
 }
 
 // ParseStats parses a stats file: one counter per line,
@@ -170,6 +207,30 @@ func (s *Stats) WriteTable(w io.Writer) error {
 		}
 		if !strings.HasSuffix(s.Hists[id], "\n") {
 			fmt.Fprintln(w)
+		}
+	}
+	return s.WriteReports(w)
+}
+
+// WriteReports prints the reports, each under its path, line by line
+// escaped.
+func (s *Stats) WriteReports(w io.Writer) error {
+	paths := make([]string, 0, len(s.Reports))
+	for p := range s.Reports {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		text := s.Reports[p]
+		if strings.TrimSpace(text) == "" {
+			text = "(empty)\n"
+		}
+		lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+		for i, l := range lines {
+			lines[i] = Escape(l) // the kernel wrote it, but symbols are module-chosen
+		}
+		if _, err := fmt.Fprintf(w, "\n%s:\n%s\n", p, strings.Join(lines, "\n")); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -25,7 +25,8 @@ func newTraceCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Stream a kgen module's trace events",
 		Long: `Trace reads the module's events from its tracefs instance
 (instances/kgen_<name>/trace_pipe) until Ctrl-C or --duration, then prints
-on stderr how many events it saw and how many the ring buffer lost.
+on stderr how many events it saw and how many the ring buffer lost, and
+the module's reports (a payload's leak check) as they stand.
 The module stays loaded and its events stay enabled.`,
 		Example: `  kgen trace vfs_read_lat
   kgen trace vfs_read_lat --json --duration 10s | jq .fields.latency`,
@@ -69,6 +70,12 @@ The module stays loaded and its events stay enabled.`,
 			})
 			if sum != nil {
 				fmt.Fprintf(stderr, "kgen trace: %d events seen, %d events lost\n", sum.Events, sum.Lost)
+			}
+			// A payload's leak report, as it stands now.
+			if st, serr := loader.ReadStats(args[0], opts.Options); serr == nil && len(st.Reports) > 0 {
+				if werr := st.WriteReports(stderr); werr != nil && err == nil {
+					err = werr
+				}
 			}
 			return err
 		},

@@ -303,6 +303,7 @@ struct pl_func {
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
 	bool registered;
+	bool untraceable;	/* not an ftrace site in this kernel */
 };
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1];
@@ -710,6 +711,121 @@ static void pl_leak_free_tables(void)
 	vfree(pl_objs);
 	vfree(pl_seen);
 	vfree(pl_stacks);
+}
+
+/* ---- leak reports ---------------------------------------------------------- */
+
+#define PL_REPORT_MAX	(1 << 20)	/* bytes of one report; more is cut */
+
+static char *pl_final[2];		/* [0] unallocated frees, [1] possible leaks */
+static size_t pl_final_len[2];
+
+/* Possible leaks grouped by allocation stack, into buf. */
+static size_t pl_render_leaks(char *buf, size_t size)
+{
+	struct pl_agg {
+		u64 count, bytes;
+	} *agg;
+	unsigned long flags, i;
+	u64 nostack = 0, nostack_bytes = 0;
+	size_t n = 0;
+
+	agg = vzalloc(PL_STACKS * sizeof(*agg));
+	if (!agg)
+		return scnprintf(buf, size, "(no memory to group the objects)\n");
+	spin_lock_irqsave(&pl_leak_lock, flags);
+	for (i = 0; i < PL_OBJS; i++) {
+		const struct pl_obj *o = &pl_objs[i];
+
+		if (!o->ptr)
+			continue;
+		if (o->stack) {
+			agg[o->stack - 1].count++;
+			agg[o->stack - 1].bytes += o->size;
+		} else {
+			nostack++;
+			nostack_bytes += o->size;
+		}
+	}
+	spin_unlock_irqrestore(&pl_leak_lock, flags);
+	/* the stacks table only grows until the next attachment (pl_lock held) */
+	for (i = 0; i < PL_STACKS; i++) {
+		const struct pl_stack *s = &pl_stacks[i];
+		unsigned int j;
+
+		if (!agg[i].count)
+			continue;
+		n += scnprintf(buf + n, size - n, "%llu objects, %llu bytes, stack:\n",
+			       agg[i].count, agg[i].bytes);
+		for (j = 0; j < s->nr && j < PL_DEPTH; j++)
+			n += scnprintf(buf + n, size - n, "  %pS\n", (void *)s->frames[j]);
+		n += scnprintf(buf + n, size - n, "\n");
+	}
+	if (nostack)
+		n += scnprintf(buf + n, size - n,
+			       "%llu objects, %llu bytes, stack: not kept (the stack table is full)\n\n",
+			       nostack, nostack_bytes);
+	vfree(agg);
+	return n;
+}
+
+/* Frees of memory the target did not allocate, by function and caller. */
+static size_t pl_render_unalloc(char *buf, size_t size)
+{
+	unsigned long flags;
+	size_t n = 0;
+	u64 more;
+	int i;
+
+	spin_lock_irqsave(&pl_leak_lock, flags);
+	more = pl_leak.unalloc_more;
+	spin_unlock_irqrestore(&pl_leak_lock, flags);
+	for (i = 0; i < PL_UNALLOC; i++) {
+		struct pl_unalloc u;
+
+		spin_lock_irqsave(&pl_leak_lock, flags);
+		u = pl_unallocs[i];
+		spin_unlock_irqrestore(&pl_leak_lock, flags);
+		if (!u.count)
+			break;
+		n += scnprintf(buf + n, size - n, "%llu %s from %pS\n", u.count,
+			       u.fn >= 0 && u.fn < PL_NFUNCS ? pl_funcs[u.fn].name : "?",
+			       (void *)u.caller);
+	}
+	if (more)
+		n += scnprintf(buf + n, size - n, "%llu more (not kept)\n", more);
+	return n;
+}
+
+/* Under pl_lock: forget the frozen reports (a new attachment). */
+static void pl_unfreeze(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		vfree(pl_final[i]);
+		pl_final[i] = NULL;
+		pl_final_len[i] = 0;
+	}
+}
+
+/* Under pl_lock, at the target's GOING: freeze the reports' text. */
+static void pl_freeze(void)
+{
+	int i;
+
+	pl_unfreeze();
+	for (i = 0; i < 2; i++) {
+		char *buf = vmalloc(PL_REPORT_MAX);
+
+		if (!buf) {
+			pr_warn("no memory to keep the leak report: it shows raw addresses\n");
+			continue;
+		}
+		pl_final_len[i] = i ? pl_render_leaks(buf, PL_REPORT_MAX) :
+				      pl_render_unalloc(buf, PL_REPORT_MAX);
+		pl_final[i] = buf;
+	}
 }
 
 /* ---- the wrappers ------------------------------------------------------------ */
@@ -1979,9 +2095,23 @@ static int pl_register(void)
 		f->ops.private = f;
 		strscpy(buf, f->name, sizeof(buf));
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
+		if (err == -EINVAL) {
+			/*
+			 * Exported but not an ftrace site in this kernel (built
+			 * notrace, e.g. 6.1's kmemdup): its calls are not seen.
+			 * The stats file says so (hooked 0).
+			 */
+			pl_free_filter(&f->ops);
+			if (!f->untraceable)
+				pr_info("%s is not traceable by ftrace in this kernel: its calls are not intercepted\n",
+					f->name);
+			f->untraceable = true;
+			err = 0;
+			continue;
+		}
 		if (err) {
 			pl_free_filter(&f->ops);
-			pr_err("attach to %s: %s cannot be traced by ftrace (%d): is CONFIG_DYNAMIC_FTRACE on, and the function not notrace?\n",
+			pr_err("attach to %s: %s cannot be traced by ftrace (%d)\n",
 			       pl_target, f->name, err);
 			goto fail;
 		}
@@ -2015,6 +2145,7 @@ static int pl_attach(struct module *mod, bool coming)
 	for (i = 0; i < PL_NPOINTS; i++)
 		atomic64_set(&pl_points[i].times, 0);
 	pl_leak_reset();
+	pl_unfreeze();
 	WRITE_ONCE(pl_init_task, coming ? current : NULL);
 	pl_set_ranges(mod, coming);
 	err = pl_register();
@@ -2040,6 +2171,7 @@ static void pl_detach(const char *why)
 	{
 		unsigned long flags;
 
+		pl_freeze();
 		spin_lock_irqsave(&pl_leak_lock, flags);
 		pl_leak.final = true;
 		pr_info("%s %s: allocations: %llu, frees: %llu, possible leaks: %llu, unallocated frees: %llu\n",
@@ -2090,6 +2222,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
+		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
 		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
@@ -2271,71 +2404,43 @@ static int pl_info_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(pl_info);
 
-/* Possible leaks grouped by allocation stack. */
+/*
+ * The reports: rendered from the tables while the target is loaded, the
+ * text frozen at its unload (GOING: its symbols still resolve then, they
+ * would not after).
+ */
+static int pl_report_show(struct seq_file *m, bool leaks)
+{
+	char *buf;
+	size_t n;
+
+	mutex_lock(&pl_lock);
+	if (pl_final[leaks]) {
+		seq_write(m, pl_final[leaks], pl_final_len[leaks]);
+		mutex_unlock(&pl_lock);
+		return 0;
+	}
+	buf = vmalloc(PL_REPORT_MAX);
+	if (!buf) {
+		mutex_unlock(&pl_lock);
+		return -ENOMEM;
+	}
+	n = leaks ? pl_render_leaks(buf, PL_REPORT_MAX) : pl_render_unalloc(buf, PL_REPORT_MAX);
+	mutex_unlock(&pl_lock);
+	seq_write(m, buf, n);
+	vfree(buf);
+	return 0;
+}
+
 static int pl_leaks_show(struct seq_file *m, void *v)
 {
-	struct pl_agg {
-		u64 count, bytes;
-	} *agg;
-	unsigned long flags, i;
-	u64 nostack = 0, nostack_bytes = 0;
-
-	agg = vzalloc(PL_STACKS * sizeof(*agg));
-	if (!agg)
-		return -ENOMEM;
-	spin_lock_irqsave(&pl_leak_lock, flags);
-	for (i = 0; i < PL_OBJS; i++) {
-		const struct pl_obj *o = &pl_objs[i];
-
-		if (!o->ptr)
-			continue;
-		if (o->stack) {
-			agg[o->stack - 1].count++;
-			agg[o->stack - 1].bytes += o->size;
-		} else {
-			nostack++;
-			nostack_bytes += o->size;
-		}
-	}
-	spin_unlock_irqrestore(&pl_leak_lock, flags);
-	/* the stacks table only grows until the next attachment */
-	for (i = 0; i < PL_STACKS; i++) {
-		const struct pl_stack *s = &pl_stacks[i];
-		unsigned int j;
-
-		if (!agg[i].count)
-			continue;
-		seq_printf(m, "%llu objects, %llu bytes, stack:\n", agg[i].count, agg[i].bytes);
-		for (j = 0; j < s->nr && j < PL_DEPTH; j++)
-			seq_printf(m, "  %pS\n", (void *)s->frames[j]);
-		seq_putc(m, '\n');
-	}
-	if (nostack)
-		seq_printf(m, "%llu objects, %llu bytes, stack: not kept (the stack table is full)\n\n",
-			   nostack, nostack_bytes);
-	vfree(agg);
-	return 0;
+	return pl_report_show(m, true);
 }
 DEFINE_SHOW_ATTRIBUTE(pl_leaks);
 
 static int pl_unalloc_show(struct seq_file *m, void *v)
 {
-	struct pl_unalloc u[PL_UNALLOC];
-	unsigned long flags;
-	u64 more;
-	int i;
-
-	spin_lock_irqsave(&pl_leak_lock, flags);
-	memcpy(u, pl_unallocs, sizeof(u));
-	more = pl_leak.unalloc_more;
-	spin_unlock_irqrestore(&pl_leak_lock, flags);
-	for (i = 0; i < PL_UNALLOC && u[i].count; i++)
-		seq_printf(m, "%llu %s from %pS\n", u[i].count,
-			   u[i].fn < PL_NFUNCS ? pl_funcs[u[i].fn].name : "?",
-			   (void *)u[i].caller);
-	if (more)
-		seq_printf(m, "%llu more (not kept)\n", more);
-	return 0;
+	return pl_report_show(m, false);
 }
 DEFINE_SHOW_ATTRIBUTE(pl_unalloc);
 
@@ -2457,6 +2562,7 @@ static void __exit pl_exit_module(void)
 	kgen_debugfs_exit();
 	synchronize_rcu();	/* readers of the programs */
 	pl_free_progs();
+	pl_unfreeze();
 	pl_leak_free_tables();
 }
 

@@ -201,6 +201,7 @@ struct pl_func {
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
 	bool registered;
+	bool untraceable;	/* not an ftrace site in this kernel */
 };
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1];
@@ -904,9 +905,23 @@ static int pl_register(void)
 		f->ops.private = f;
 		strscpy(buf, f->name, sizeof(buf));
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
+		if (err == -EINVAL) {
+			/*
+			 * Exported but not an ftrace site in this kernel (built
+			 * notrace, e.g. 6.1's kmemdup): its calls are not seen.
+			 * The stats file says so (hooked 0).
+			 */
+			pl_free_filter(&f->ops);
+			if (!f->untraceable)
+				pr_info("%s is not traceable by ftrace in this kernel: its calls are not intercepted\n",
+					f->name);
+			f->untraceable = true;
+			err = 0;
+			continue;
+		}
 		if (err) {
 			pl_free_filter(&f->ops);
-			pr_err("attach to %s: %s cannot be traced by ftrace (%d): is CONFIG_DYNAMIC_FTRACE on, and the function not notrace?\n",
+			pr_err("attach to %s: %s cannot be traced by ftrace (%d)\n",
 			       pl_target, f->name, err);
 			goto fail;
 		}
@@ -1005,6 +1020,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	unsigned int i;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
+		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
 		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
