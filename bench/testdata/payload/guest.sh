@@ -39,9 +39,8 @@ stats() {
 	awk -v k=$1 -v a=$s1 '
 	($1 == a || $1 == "kfree") && ($2 == "calls" || $2 == "passed") {
 		print "KGBENCH fact pl_" k "_" ($1 == a ? "alloc" : "free") "_" $2 " " $3
-		if ($2 == "calls")
-			h++
 	}
+	($1 == a || $1 == "kfree") && $2 == "hooked" { h += $3 }
 	$2 == "fired" || $2 == "faults" { print "KGBENCH fact pl_" k "_" $2 " " $3 }
 	END { print "KGBENCH fact pl_" k "_hooked " h + 0 }' $D/$2/stats
 }
