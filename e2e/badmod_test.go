@@ -5,8 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"kgen/kbuild"
 )
 
 // debugKernel is the kernel with the checkers on (scripts/debug-6.1.config).
@@ -75,9 +80,18 @@ func TestVMDebugChecks(t *testing.T) {
 // buildBadmod builds testdata/badmod against k in a scratch copy.
 func buildBadmod(t *testing.T, k kernel) string {
 	t.Helper()
+	ko, _ := buildTestModule(t, k, "badmod")
+	return ko
+}
+
+// buildTestModule builds the hand-written module testdata/<name>
+// (<name>.c and Kbuild) against k with W=1, in a scratch copy, and returns
+// the .ko and make's output (for its warnings).
+func buildTestModule(t *testing.T, k kernel, name string) (string, string) {
+	t.Helper()
 	src := t.TempDir()
-	for _, f := range []string{"badmod.c", "Kbuild"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "badmod", f))
+	for _, f := range []string{name + ".c", "Kbuild"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,12 +99,41 @@ func buildBadmod(t *testing.T, k kernel) string {
 			t.Fatal(err)
 		}
 	}
-	args := []string{"-C", k.KDIR, "M=" + src, "modules"}
+	args := []string{"-C", k.KDIR, "M=" + src, "W=1", "modules"}
 	if env, err := os.ReadFile(filepath.Join(k.Dir, "make.env")); err == nil {
 		args = append(args, strings.Fields(string(env))...)
 	}
-	if out, err := exec.Command("make", args...).CombinedOutput(); err != nil {
-		t.Fatalf("build badmod: %v\n%s", err, out)
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "CC=") }) {
+		// The compiler the kernel names (gcc-12 for debug-6.1), as kgen
+		// build picks it: plain gcc makes Kbuild warn that it differs.
+		if cc := kernelGCC(k); cc != "" {
+			args = append(args, "CC="+cc)
+		}
 	}
-	return filepath.Join(src, "badmod.ko")
+	out, err := exec.Command("make", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	return filepath.Join(src, name+".ko"), string(out)
+}
+
+// kernelGCC returns gcc-<major> for the gcc k was built with, if installed.
+func kernelGCC(k kernel) string {
+	b, err := os.ReadFile(filepath.Join(k.KDIR, ".config"))
+	if err != nil {
+		return ""
+	}
+	m := regexp.MustCompile(`(?m)^CONFIG_CC_VERSION_TEXT="(.*)"$`).FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	v, err := kbuild.ParseCCVersion(string(m[1]))
+	if err != nil || v.Name != "gcc" {
+		return ""
+	}
+	cc := "gcc-" + strconv.Itoa(v.Major)
+	if _, err := exec.LookPath(cc); err != nil {
+		return ""
+	}
+	return cc
 }

@@ -19,6 +19,10 @@ type guest struct {
 	Files   []string // more files or trees to add, as kgen vm --add SRC:DST
 	SMP     int      // vCPUs; 0 = 1
 	Timeout string   // kgen vm --timeout
+
+	// Extra, if set, returns more --add SRC:DST for kernel k: files built
+	// or extracted for that kernel (test modules, Debian's own modules).
+	Extra func(t *testing.T, k kernel) []string
 }
 
 // scenario is a kind's VM test: the guest it boots on every kernel and the
@@ -75,6 +79,11 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 		"--add", g.Script + ":/root/" + filepath.Base(g.Script)}
 	for _, f := range g.Files {
 		args = append(args, "--add", f)
+	}
+	if g.Extra != nil {
+		for _, f := range g.Extra(t, k) {
+			args = append(args, "--add", f)
+		}
 	}
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))

@@ -91,7 +91,13 @@ func Load(modPath string, params []string, opts *Options) (*State, error) {
 
 	events := path.Join(inst, "events", name)
 	if !isDir(o.host(events)) {
-		o.logf("warning: module %s defines no trace events (no %s)", name, events)
+		// Not a kgen module with events (brd, a leak check): no
+		// instance is left behind for a later plain rmmod to leak.
+		o.logf("module %s defines no trace events", name)
+		if err := removeInstance(o, inst); err != nil {
+			return fail(err)
+		}
+		undo = undo[:len(undo)-1]
 		events = ""
 	} else {
 		if err := writeKnob(o, path.Join(events, "enable"), "1"); err != nil {

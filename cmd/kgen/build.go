@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kgen/kbuild"
+	"kgen/loader"
 )
 
 type buildFlags struct {
@@ -106,5 +107,12 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		how = "cached"
 	}
 	fmt.Fprintf(stdout, "%s %s for %s (%s, %s)\n", how, res.Ko, res.Release, res.CC, res.Duration.Round(time.Millisecond))
+	// What the build resolved for this kernel, when the module says (a
+	// payload: the functions each point intercepts).
+	if mi, err := loader.ReadModInfo(res.Ko); err == nil {
+		if s := mi.Fields["kgen_resolved"]; s != "" {
+			fmt.Fprintf(stdout, "  %s\n", loader.Escape(s))
+		}
+	}
 	return nil
 }

@@ -461,9 +461,11 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 /* ---- last fault ----------------------------------------------------------- */
 
 static DEFINE_SPINLOCK(pl_fault_lock);
+#define PL_SYM_LEN 96		/* "func+0xoff/0xlen [module]", cut beyond */
+
 static struct {
 	int fn;			/* -1: none yet */
-	unsigned long caller;
+	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -471,11 +473,13 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
+	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
+	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	pl_last_fault.caller = c->caller;
+	memcpy(pl_last_fault.caller, sym, sizeof(sym));
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -1823,6 +1827,264 @@ static notrace void pl_w_free_pages(unsigned long addr, unsigned int order)
 }
 #endif
 
+/* The functions this build intercepts, for kgen build and modinfo. */
+#if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
+#define PL_R___kmalloc " __kmalloc"
+#else
+#define PL_R___kmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
+#define PL_R___kmalloc_node " __kmalloc_node"
+#else
+#define PL_R___kmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_trace " kmem_cache_alloc_trace"
+#else
+#define PL_R_kmem_cache_alloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_node_trace " kmem_cache_alloc_node_trace"
+#else
+#define PL_R_kmem_cache_alloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
+#define PL_R_kmalloc_order_trace " kmalloc_order_trace"
+#else
+#define PL_R_kmalloc_order_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
+#define PL_R_kmalloc_trace " kmalloc_trace"
+#else
+#define PL_R_kmalloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
+#define PL_R_kmalloc_node_trace " kmalloc_node_trace"
+#else
+#define PL_R_kmalloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
+#define PL_R_kmalloc_large " kmalloc_large"
+#else
+#define PL_R_kmalloc_large ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
+#define PL_R_kmalloc_large_node " kmalloc_large_node"
+#else
+#define PL_R_kmalloc_large_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
+#define PL_R___kmalloc_noprof " __kmalloc_noprof"
+#else
+#define PL_R___kmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof_b " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_noprof " __kmalloc_cache_noprof"
+#else
+#define PL_R___kmalloc_cache_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_node_noprof " __kmalloc_cache_node_noprof"
+#else
+#define PL_R___kmalloc_cache_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
+#define PL_R___kmalloc_large_noprof " __kmalloc_large_noprof"
+#else
+#define PL_R___kmalloc_large_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_large_node_noprof " __kmalloc_large_node_noprof"
+#else
+#define PL_R___kmalloc_large_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_SYM)
+#define PL_R_kmem_cache_alloc " kmem_cache_alloc"
+#else
+#define PL_R_kmem_cache_alloc ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_SYM)
+#define PL_R_kmem_cache_alloc_node " kmem_cache_alloc_node"
+#else
+#define PL_R_kmem_cache_alloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_SYM)
+#define PL_R_kmem_cache_alloc_lru " kmem_cache_alloc_lru"
+#else
+#define PL_R_kmem_cache_alloc_lru ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_noprof " kmem_cache_alloc_noprof"
+#else
+#define PL_R_kmem_cache_alloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_node_noprof " kmem_cache_alloc_node_noprof"
+#else
+#define PL_R_kmem_cache_alloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF_SYM)
+#define PL_R_kmem_cache_alloc_lru_noprof " kmem_cache_alloc_lru_noprof"
+#else
+#define PL_R_kmem_cache_alloc_lru_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KVMALLOC_NODE) && defined(KGEN_HAVE_PL_KVMALLOC_NODE_SYM)
+#define PL_R_kvmalloc_node " kvmalloc_node"
+#else
+#define PL_R_kvmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kvmalloc_node_noprof_b " __kvmalloc_node_noprof"
+#else
+#define PL_R___kvmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kvmalloc_node_noprof " __kvmalloc_node_noprof"
+#else
+#define PL_R___kvmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC) && defined(KGEN_HAVE_PL_VMALLOC_SYM)
+#define PL_R_vmalloc " vmalloc"
+#else
+#define PL_R_vmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC) && defined(KGEN_HAVE_PL_VZALLOC_SYM)
+#define PL_R_vzalloc " vzalloc"
+#else
+#define PL_R_vzalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NODE) && defined(KGEN_HAVE_PL_VMALLOC_NODE_SYM)
+#define PL_R_vmalloc_node " vmalloc_node"
+#else
+#define PL_R_vmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NODE) && defined(KGEN_HAVE_PL_VZALLOC_NODE_SYM)
+#define PL_R_vzalloc_node " vzalloc_node"
+#else
+#define PL_R_vzalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL___VMALLOC) && defined(KGEN_HAVE_PL___VMALLOC_SYM)
+#define PL_R___vmalloc " __vmalloc"
+#else
+#define PL_R___vmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NOPROF_SYM)
+#define PL_R_vmalloc_noprof " vmalloc_noprof"
+#else
+#define PL_R_vmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NOPROF_SYM)
+#define PL_R_vzalloc_noprof " vzalloc_noprof"
+#else
+#define PL_R_vzalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF_SYM)
+#define PL_R_vmalloc_node_noprof " vmalloc_node_noprof"
+#else
+#define PL_R_vmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF_SYM)
+#define PL_R_vzalloc_node_noprof " vzalloc_node_noprof"
+#else
+#define PL_R_vzalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___VMALLOC_NOPROF) && defined(KGEN_HAVE_PL___VMALLOC_NOPROF_SYM)
+#define PL_R___vmalloc_noprof " __vmalloc_noprof"
+#else
+#define PL_R___vmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___GET_FREE_PAGES) && defined(KGEN_HAVE_PL___GET_FREE_PAGES_SYM)
+#define PL_R___get_free_pages " __get_free_pages"
+#else
+#define PL_R___get_free_pages ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_SYM)
+#define PL_R_get_zeroed_page " get_zeroed_page"
+#else
+#define PL_R_get_zeroed_page ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF) && defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF_SYM)
+#define PL_R_get_free_pages_noprof " get_free_pages_noprof"
+#else
+#define PL_R_get_free_pages_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF_SYM)
+#define PL_R_get_zeroed_page_noprof " get_zeroed_page_noprof"
+#else
+#define PL_R_get_zeroed_page_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KSTRDUP) && defined(KGEN_HAVE_PL_KSTRDUP_SYM)
+#define PL_R_kstrdup " kstrdup"
+#else
+#define PL_R_kstrdup ""
+#endif
+#if defined(KGEN_HAVE_PL_KSTRNDUP) && defined(KGEN_HAVE_PL_KSTRNDUP_SYM)
+#define PL_R_kstrndup " kstrndup"
+#else
+#define PL_R_kstrndup ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEMDUP) && defined(KGEN_HAVE_PL_KMEMDUP_SYM)
+#define PL_R_kmemdup " kmemdup"
+#else
+#define PL_R_kmemdup ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEMDUP_NOPROF) && defined(KGEN_HAVE_PL_KMEMDUP_NOPROF_SYM)
+#define PL_R_kmemdup_noprof " kmemdup_noprof"
+#else
+#define PL_R_kmemdup_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KREALLOC) && defined(KGEN_HAVE_PL_KREALLOC_SYM)
+#define PL_R_krealloc " krealloc"
+#else
+#define PL_R_krealloc ""
+#endif
+#if defined(KGEN_HAVE_PL_KREALLOC_NOPROF) && defined(KGEN_HAVE_PL_KREALLOC_NOPROF_SYM)
+#define PL_R_krealloc_noprof " krealloc_noprof"
+#else
+#define PL_R_krealloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL_KFREE) && defined(KGEN_HAVE_PL_KFREE_SYM)
+#define PL_R_kfree " kfree"
+#else
+#define PL_R_kfree ""
+#endif
+#if defined(KGEN_HAVE_PL_KVFREE) && defined(KGEN_HAVE_PL_KVFREE_SYM)
+#define PL_R_kvfree " kvfree"
+#else
+#define PL_R_kvfree ""
+#endif
+#if defined(KGEN_HAVE_PL_VFREE) && defined(KGEN_HAVE_PL_VFREE_SYM)
+#define PL_R_vfree " vfree"
+#else
+#define PL_R_vfree ""
+#endif
+#if defined(KGEN_HAVE_PL_KFREE_SENSITIVE) && defined(KGEN_HAVE_PL_KFREE_SENSITIVE_SYM)
+#define PL_R_kfree_sensitive " kfree_sensitive"
+#else
+#define PL_R_kfree_sensitive ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_FREE) && defined(KGEN_HAVE_PL_KMEM_CACHE_FREE_SYM)
+#define PL_R_kmem_cache_free " kmem_cache_free"
+#else
+#define PL_R_kmem_cache_free ""
+#endif
+#if defined(KGEN_HAVE_PL_FREE_PAGES) && defined(KGEN_HAVE_PL_FREE_PAGES_SYM)
+#define PL_R_free_pages " free_pages"
+#else
+#define PL_R_free_pages ""
+#endif
+MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R_kmem_cache_alloc_trace PL_R_kmem_cache_alloc_node_trace PL_R_kmalloc_order_trace PL_R_kmalloc_trace PL_R_kmalloc_node_trace PL_R_kmalloc_large PL_R_kmalloc_large_node PL_R___kmalloc_noprof PL_R___kmalloc_node_noprof_b PL_R___kmalloc_node_noprof PL_R___kmalloc_cache_noprof PL_R___kmalloc_cache_node_noprof PL_R___kmalloc_large_noprof PL_R___kmalloc_large_node_noprof PL_R_kmem_cache_alloc PL_R_kmem_cache_alloc_node PL_R_kmem_cache_alloc_lru PL_R_kmem_cache_alloc_noprof PL_R_kmem_cache_alloc_node_noprof PL_R_kmem_cache_alloc_lru_noprof PL_R_kvmalloc_node PL_R___kvmalloc_node_noprof_b PL_R___kvmalloc_node_noprof PL_R_vmalloc PL_R_vzalloc PL_R_vmalloc_node PL_R_vzalloc_node PL_R___vmalloc PL_R_vmalloc_noprof PL_R_vzalloc_noprof PL_R_vmalloc_node_noprof PL_R_vzalloc_node_noprof PL_R___vmalloc_noprof PL_R___get_free_pages PL_R_get_zeroed_page PL_R_get_free_pages_noprof PL_R_get_zeroed_page_noprof PL_R_kstrdup PL_R_kstrndup PL_R_kmemdup PL_R_kmemdup_noprof PL_R_krealloc PL_R_krealloc_noprof PL_R_kfree PL_R_kvfree PL_R_vfree PL_R_kfree_sensitive PL_R_kmem_cache_free PL_R_free_pages);
+
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
 	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = -1, .free = false },
@@ -2034,11 +2296,17 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 	const struct pl_func *f = op->private;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		/* a free of the target's memory by another caller (tail calls) */
+		/*
+		 * A free of the target's memory by another caller (tail
+		 * calls); never a wrapper's own call of the real function,
+		 * which redirected again would recurse until the stack
+		 * overflows.
+		 */
 		if (f->free) {
 			unsigned long p = pl_free_arg(regs, f->arg);
 
-			if (p && READ_ONCE(pl_seen[pl_home(p)])) {
+			if (p && READ_ONCE(pl_seen[pl_home(p)]) &&
+			    !within_module_core(parent_ip, THIS_MODULE)) {
 				pl_redirect(regs, (unsigned long)f->wrapper);
 				return;
 			}
@@ -2084,7 +2352,7 @@ static void pl_unregister(void)
 static int pl_register(void)
 {
 	char buf[KSYM_NAME_LEN];
-	int i, err = 0;
+	int i, n = 0, err = 0;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
 		struct pl_func *f = &pl_funcs[i];
@@ -2097,9 +2365,10 @@ static int pl_register(void)
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
 		if (err == -EINVAL) {
 			/*
-			 * Exported but not an ftrace site in this kernel (built
-			 * notrace, e.g. 6.1's kmemdup): its calls are not seen.
-			 * The stats file says so (hooked 0).
+			 * Exported, yet not an ftrace site: notrace in this
+			 * build (FORTIFY_SOURCE's inline kmemdup makes the real
+			 * one so on Debian's 5.10, 6.1 and 6.12). Its calls are
+			 * not seen; the stats file says so (hooked 0).
 			 */
 			pl_free_filter(&f->ops);
 			if (!f->untraceable)
@@ -2127,6 +2396,13 @@ static int pl_register(void)
 			goto fail;
 		}
 		f->registered = true;
+		n++;
+	}
+	if (!n) {
+		err = -EINVAL;
+		pr_err("attach to %s: none of the functions can be traced by ftrace: is CONFIG_DYNAMIC_FTRACE on?\n",
+		       pl_target);
+		goto fail;
 	}
 	return 0;
 fail:
@@ -2362,7 +2638,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	unsigned long caller;
+	char caller[PL_SYM_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
@@ -2370,14 +2646,14 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	caller = pl_last_fault.caller;
+	memcpy(caller, pl_last_fault.caller, sizeof(caller));
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 	if (fn >= 0 && fn < PL_NFUNCS)
-		seq_printf(m, "function=%s caller=%pS pid=%d comm=%s times=%lld\n",
-			   pl_funcs[fn].name, (void *)caller, pid, comm, times);
+		seq_printf(m, "function=%s caller=%s pid=%d comm=%s times=%lld\n",
+			   pl_funcs[fn].name, caller, pid, comm, times);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pl_last_fault);

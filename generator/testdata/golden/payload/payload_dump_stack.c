@@ -359,9 +359,11 @@ static notrace bool pl_indicator(struct pl_point *pt, const struct pl_call *c)
 /* ---- last fault ----------------------------------------------------------- */
 
 static DEFINE_SPINLOCK(pl_fault_lock);
+#define PL_SYM_LEN 96		/* "func+0xoff/0xlen [module]", cut beyond */
+
 static struct {
 	int fn;			/* -1: none yet */
-	unsigned long caller;
+	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -369,11 +371,13 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
+	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
+	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	pl_last_fault.caller = c->caller;
+	memcpy(pl_last_fault.caller, sym, sizeof(sym));
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
@@ -761,6 +765,89 @@ static notrace void *pl_w___kmalloc_large_node_noprof(size_t size, gfp_t flags, 
 }
 #endif
 
+/* The functions this build intercepts, for kgen build and modinfo. */
+#if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
+#define PL_R___kmalloc " __kmalloc"
+#else
+#define PL_R___kmalloc ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
+#define PL_R___kmalloc_node " __kmalloc_node"
+#else
+#define PL_R___kmalloc_node ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_trace " kmem_cache_alloc_trace"
+#else
+#define PL_R_kmem_cache_alloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
+#define PL_R_kmem_cache_alloc_node_trace " kmem_cache_alloc_node_trace"
+#else
+#define PL_R_kmem_cache_alloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
+#define PL_R_kmalloc_order_trace " kmalloc_order_trace"
+#else
+#define PL_R_kmalloc_order_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
+#define PL_R_kmalloc_trace " kmalloc_trace"
+#else
+#define PL_R_kmalloc_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
+#define PL_R_kmalloc_node_trace " kmalloc_node_trace"
+#else
+#define PL_R_kmalloc_node_trace ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
+#define PL_R_kmalloc_large " kmalloc_large"
+#else
+#define PL_R_kmalloc_large ""
+#endif
+#if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
+#define PL_R_kmalloc_large_node " kmalloc_large_node"
+#else
+#define PL_R_kmalloc_large_node ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
+#define PL_R___kmalloc_noprof " __kmalloc_noprof"
+#else
+#define PL_R___kmalloc_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof_b " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof_b ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_node_noprof " __kmalloc_node_noprof"
+#else
+#define PL_R___kmalloc_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_noprof " __kmalloc_cache_noprof"
+#else
+#define PL_R___kmalloc_cache_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_cache_node_noprof " __kmalloc_cache_node_noprof"
+#else
+#define PL_R___kmalloc_cache_node_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
+#define PL_R___kmalloc_large_noprof " __kmalloc_large_noprof"
+#else
+#define PL_R___kmalloc_large_noprof ""
+#endif
+#if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
+#define PL_R___kmalloc_large_node_noprof " __kmalloc_large_node_noprof"
+#else
+#define PL_R___kmalloc_large_node_noprof ""
+#endif
+MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R_kmem_cache_alloc_trace PL_R_kmem_cache_alloc_node_trace PL_R_kmalloc_order_trace PL_R_kmalloc_trace PL_R_kmalloc_node_trace PL_R_kmalloc_large PL_R_kmalloc_large_node PL_R___kmalloc_noprof PL_R___kmalloc_node_noprof_b PL_R___kmalloc_node_noprof PL_R___kmalloc_cache_noprof PL_R___kmalloc_cache_node_noprof PL_R___kmalloc_large_noprof PL_R___kmalloc_large_node_noprof);
+
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
 	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
@@ -894,7 +981,7 @@ static void pl_unregister(void)
 static int pl_register(void)
 {
 	char buf[KSYM_NAME_LEN];
-	int i, err = 0;
+	int i, n = 0, err = 0;
 
 	for (i = 0; i < PL_NFUNCS; i++) {
 		struct pl_func *f = &pl_funcs[i];
@@ -907,9 +994,10 @@ static int pl_register(void)
 		err = ftrace_set_filter(&f->ops, buf, strlen(buf), 1);
 		if (err == -EINVAL) {
 			/*
-			 * Exported but not an ftrace site in this kernel (built
-			 * notrace, e.g. 6.1's kmemdup): its calls are not seen.
-			 * The stats file says so (hooked 0).
+			 * Exported, yet not an ftrace site: notrace in this
+			 * build (FORTIFY_SOURCE's inline kmemdup makes the real
+			 * one so on Debian's 5.10, 6.1 and 6.12). Its calls are
+			 * not seen; the stats file says so (hooked 0).
 			 */
 			pl_free_filter(&f->ops);
 			if (!f->untraceable)
@@ -937,6 +1025,13 @@ static int pl_register(void)
 			goto fail;
 		}
 		f->registered = true;
+		n++;
+	}
+	if (!n) {
+		err = -EINVAL;
+		pr_err("attach to %s: none of the functions can be traced by ftrace: is CONFIG_DYNAMIC_FTRACE on?\n",
+		       pl_target);
+		goto fail;
 	}
 	return 0;
 fail:
@@ -1160,7 +1255,7 @@ static const struct file_operations pl_times_fops = {
 static int pl_last_fault_show(struct seq_file *m, void *v)
 {
 	unsigned long flags;
-	unsigned long caller;
+	char caller[PL_SYM_LEN];
 	char comm[TASK_COMM_LEN];
 	s64 times;
 	pid_t pid;
@@ -1168,14 +1263,14 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	caller = pl_last_fault.caller;
+	memcpy(caller, pl_last_fault.caller, sizeof(caller));
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 	if (fn >= 0 && fn < PL_NFUNCS)
-		seq_printf(m, "function=%s caller=%pS pid=%d comm=%s times=%lld\n",
-			   pl_funcs[fn].name, (void *)caller, pid, comm, times);
+		seq_printf(m, "function=%s caller=%s pid=%d comm=%s times=%lld\n",
+			   pl_funcs[fn].name, caller, pid, comm, times);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pl_last_fault);
