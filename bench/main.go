@@ -381,7 +381,19 @@ func (b *bench) buildFloor() (string, error) {
 }
 
 // Payload specs in testdata/payload, each built with kgen.
-var plSpecs = []string{"trace", "dump", "fault", "leak"}
+var plSpecs = []string{"trace", "one", "dump", "fault", "leak"}
+
+// allocFn is the function kmalloc(64) reaches on a kernel release (as in
+// testdata/payload/guest.sh).
+func allocFn(release string) string {
+	switch {
+	case strings.HasPrefix(release, "5.10."):
+		return "kmem_cache_alloc_trace"
+	case strings.HasPrefix(release, "6.1."):
+		return "kmalloc_trace"
+	}
+	return "__kmalloc_cache_noprof"
+}
 
 // buildPayload builds the payload part's modules into one directory for
 // the guest: the workload and the kprobe floor with the kernel's Kbuild,
@@ -412,6 +424,16 @@ func (b *bench) buildPayload() (string, error) {
 		spec := filepath.Join(b.work, "pl-"+s+".yaml")
 		if err := copyEmbedded("testdata/payload/"+s+".yaml", spec); err != nil {
 			return "", err
+		}
+		if s == "one" {
+			data, err := os.ReadFile(spec)
+			if err != nil {
+				return "", fmt.Errorf("read %s: %w", spec, err)
+			}
+			data = bytes.Replace(data, []byte("- name: kmalloc_trace"), []byte("- name: "+allocFn(b.release)), 1)
+			if err := os.WriteFile(spec, data, 0o644); err != nil {
+				return "", fmt.Errorf("write %s: %w", spec, err)
+			}
 		}
 		b.step("building payload %s with kgen", s)
 		args := []string{"build", spec, "--kdir", b.kdir, "-o", out, "--cache-dir", filepath.Join(b.work, "cache-pl")}

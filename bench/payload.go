@@ -24,6 +24,7 @@ var plRuns = []struct {
 	pairs      int64
 }{
 	{"others", "others' calls, payload (kmalloc point, trace) attached to brd", plPairs},
+	{"others_one", "others' calls, payload on the one function (trace) attached to brd", plPairs},
 	{"waiting", "others' calls, same payload, brd not loaded (nothing hooked)", plPairs},
 	{"others_leak", "others' calls, leak check attached to brd (kfree pre-filter)", plPairs},
 	{"kprobe", "floor: kprobes, empty pre_handler, on both functions", plPairs},
@@ -131,6 +132,8 @@ func evaluatePayload(g guest, r *report) {
 	const fewWant = "< 1000 (brd's own calls, not the workload's)"
 	facts["others"] = hk("others", is(1), "1 (kmalloc only)") &&
 		f("others", "alloc_calls", few, fewWant) && f("others", "alloc_passed", atLeast(plPairs), ge)
+	facts["others_one"] = hk("others_one", is(1), "1") &&
+		f("others_one", "alloc_calls", few, fewWant) && f("others_one", "alloc_passed", atLeast(plPairs), ge)
 	facts["waiting"] = true
 	facts["others_leak"] = hk("others_leak", is(2), "2") &&
 		f("others_leak", "alloc_calls", few, fewWant) && f("others_leak", "free_calls", few, fewWant) &&
@@ -178,7 +181,7 @@ func evaluatePayload(g guest, r *report) {
 		case "waiting":
 			x.call = "-"
 			x.status = fact(valid(c.key))
-		case "others", "others_leak":
+		case "others", "others_one", "others_leak":
 			ratio := perCall(c.key) / floor
 			x.target = fmt.Sprintf("<= %.1f x floor (%.1f)", plBudget, plBudget*floor)
 			x.ratio = fmt.Sprintf("%.2f x floor", ratio)

@@ -36,6 +36,8 @@ func goodPL(extra map[string]int64, drift int64) string {
 	run("base1", plPairs, base, 0)
 	run("others", plPairs, base+extra["others"], 0)
 	stats("others", 1, 201290, 0, 0, 1, 0, 1)
+	run("others_one", plPairs, base+extra["others_one"], 0)
+	stats("others_one", 1, 201290, 0, 0, 1, 0, 1)
 	run("waiting", plPairs, base+extra["waiting"], 0)
 	run("others_leak", plPairs, base+extra["others_leak"], 0)
 	stats("others_leak", 1, 201290, 3, 412000, 0, 0, 2)
@@ -59,13 +61,19 @@ func goodPL(extra map[string]int64, drift int64) string {
 }
 
 // Extra instructions per pair, about as measured on 6.1.
-var goodPLCosts = map[string]int64{"others": 46, "waiting": 0, "others_leak": 92, "kprobe": 312,
+var goodPLCosts = map[string]int64{"others": 46, "others_one": 44, "waiting": 0, "others_leak": 92, "kprobe": 312,
 	"trace": 900, "dump_off": 400, "dump_on": 40000, "fault": 500, "leak": 1200}
 
 func TestEvaluatePayload(t *testing.T) {
 	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0)
-	others, othersLeak := plRuns[0].label, plRuns[2].label
-	rows := []string{others, othersLeak, plRuns[3].label, plRuns[4].label, plRuns[6].label, plRuns[7].label, plRuns[8].label}
+	label := map[string]string{}
+	for _, c := range plRuns {
+		label[c.key] = c.label
+	}
+	var rows []string
+	for _, k := range []string{"others", "others_one", "others_leak", "kprobe", "trace", "dump_on", "fault", "leak"} {
+		rows = append(rows, label[k])
+	}
 	drop := func(re string) string { return regexp.MustCompile(`(?m)^`+re+`\n`).ReplaceAllString(good, "") }
 	replace := func(old, new string) string {
 		if !strings.Contains(good, old) {
@@ -92,24 +100,26 @@ func TestEvaluatePayload(t *testing.T) {
 		guest string
 		want  []string // statuses of rows
 	}{
-		{"healthy", good, []string{M, M, K, K, K, K, K}},
-		{"others over budget (5.10)", with("others", 73), []string{X, M, K, K, K, K, K}},
-		{"leak pre-filter over budget", with("others_leak", 146), []string{M, X, K, K, K, K, K}},
-		{"no payload part", goodGuest(goodCosts, 200), []string{I, I, I, I, I, I, I}},
-		{"script failed", replace("pl_status 0", "pl_status 1"), []string{I, I, I, I, I, I, I}},
-		{"missing base2", drop(`KGBENCH run pl_base2 .*`), []string{I, I, I, I, I, I, I}},
-		{"baseline drift", goodGuest(goodCosts, 200) + goodPL(goodPLCosts, plPairs), []string{I, I, I, I, I, I, I}},
-		{"wrong pair count", replace("pl_others_pairs 200000", "pl_others_pairs 20000"), []string{I, M, K, K, K, K, K}},
-		{"workload counted as brd's", replace("pl_others_alloc_calls 1\n", "pl_others_alloc_calls 201000\n"), []string{I, M, K, K, K, K, K}},
-		{"others not passed through", replace("pl_others_alloc_passed 201290", "pl_others_alloc_passed 0"), []string{I, M, K, K, K, K, K}},
-		{"free not hooked", replace("pl_others_leak_hooked 2", "pl_others_leak_hooked 1"), []string{M, I, K, K, K, K, K}},
-		{"kprobe nmissed", replace("pl_kprobe_nmissed 0", "pl_kprobe_nmissed 4"), []string{I, I, I, K, K, K, K}},
-		{"a free kprobe", with("kprobe", 0), []string{I, I, I, K, K, K, K}},
-		{"trace events lost", replace("pl_trace_events 201000", "pl_trace_events 100"), []string{M, M, K, I, K, K, K}},
-		{"dump_on fired too often", replace("pl_dump_on_fired 100", "pl_dump_on_fired 1100"), []string{M, M, K, K, I, K, K}},
-		{"fault did not fault", replace("pl_fault_null 200000", "pl_fault_null 0"), []string{M, M, K, K, K, I, K}},
-		{"leak reported", replace("pl_leak_possible 0", "pl_leak_possible 3"), []string{M, M, K, K, K, K, I}},
-		{"missing run", drop(`KGBENCH run pl_leak .*`), []string{M, M, K, K, K, K, I}},
+		{"healthy", good, []string{M, M, M, K, K, K, K, K}},
+		{"others over budget (5.10)", with("others", 73), []string{X, M, M, K, K, K, K, K}},
+		{"leak pre-filter over budget", with("others_leak", 146), []string{M, M, X, K, K, K, K, K}},
+		{"no payload part", goodGuest(goodCosts, 200), []string{I, I, I, I, I, I, I, I}},
+		{"script failed", replace("pl_status 0", "pl_status 1"), []string{I, I, I, I, I, I, I, I}},
+		{"missing base2", drop(`KGBENCH run pl_base2 .*`), []string{I, I, I, I, I, I, I, I}},
+		{"baseline drift", goodGuest(goodCosts, 200) + goodPL(goodPLCosts, plPairs), []string{I, I, I, I, I, I, I, I}},
+		{"wrong pair count", replace("pl_others_pairs 200000", "pl_others_pairs 20000"), []string{I, M, M, K, K, K, K, K}},
+		{"workload counted as brd's", replace("pl_others_alloc_calls 1\n", "pl_others_alloc_calls 201000\n"), []string{I, M, M, K, K, K, K, K}},
+		{"others not passed through", replace("pl_others_alloc_passed 201290", "pl_others_alloc_passed 0"), []string{I, M, M, K, K, K, K, K}},
+		{"free not hooked", replace("pl_others_leak_hooked 2", "pl_others_leak_hooked 1"), []string{M, M, I, K, K, K, K, K}},
+		{"one function counted as brd's", replace("pl_others_one_alloc_calls 1\n", "pl_others_one_alloc_calls 201000\n"), []string{M, I, M, K, K, K, K, K}},
+		{"one function over budget", with("others_one", 47), []string{M, X, M, K, K, K, K, K}},
+		{"kprobe nmissed", replace("pl_kprobe_nmissed 0", "pl_kprobe_nmissed 4"), []string{I, I, I, I, K, K, K, K}},
+		{"a free kprobe", with("kprobe", 0), []string{I, I, I, I, K, K, K, K}},
+		{"trace events lost", replace("pl_trace_events 201000", "pl_trace_events 100"), []string{M, M, M, K, I, K, K, K}},
+		{"dump_on fired too often", replace("pl_dump_on_fired 100", "pl_dump_on_fired 1100"), []string{M, M, M, K, K, I, K, K}},
+		{"fault did not fault", replace("pl_fault_null 200000", "pl_fault_null 0"), []string{M, M, M, K, K, K, I, K}},
+		{"leak reported", replace("pl_leak_possible 0", "pl_leak_possible 3"), []string{M, M, M, K, K, K, K, I}},
+		{"missing run", drop(`KGBENCH run pl_leak .*`), []string{M, M, M, K, K, K, K, I}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,5 +181,22 @@ func TestGuestScriptPayload(t *testing.T) {
 		if _, err := testdata.ReadFile("testdata/payload/" + s + ".yaml"); err != nil {
 			t.Errorf("spec %s: %v", s, err)
 		}
+	}
+}
+
+func TestAllocFn(t *testing.T) {
+	for rel, want := range map[string]string{
+		"5.10.0-46-amd64":      "kmem_cache_alloc_trace",
+		"6.1.0-57-amd64":       "kmalloc_trace",
+		"6.12.118+deb13-amd64": "__kmalloc_cache_noprof",
+		"6.10.0":               "__kmalloc_cache_noprof",
+	} {
+		if got := allocFn(rel); got != want {
+			t.Errorf("allocFn(%q) = %q, want %q", rel, got, want)
+		}
+	}
+	one, err := testdata.ReadFile("testdata/payload/one.yaml")
+	if err != nil || !strings.Contains(string(one), "- name: kmalloc_trace\n") {
+		t.Errorf("one.yaml has no point kmalloc_trace for bench to replace (%v)", err)
 	}
 }

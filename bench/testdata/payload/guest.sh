@@ -65,6 +65,14 @@ if try kgen load $P/kgbench_pltrace.ko target=brd; then
 	run waiting
 	try kgen unload kgbench_pltrace
 fi
+if try kgen load $P/kgbench_plone.ko target=brd; then
+	if try kgen load $P/brd.ko rd_nr=1; then
+		run others_one
+		stats others_one kgbench_plone
+		try kgen unload brd
+	fi
+	try kgen unload kgbench_plone
+fi
 if try kgen load $P/kgbench_plleak.ko target=brd; then
 	if try kgen load $P/brd.ko rd_nr=1; then
 		run others_leak
