@@ -15,6 +15,8 @@ const (
 	// plBudget is issue 14's constraint: other callers' cost per call at
 	// most 0.3x the empty-kprobe floor on the same functions.
 	plBudget = 0.3
+	// plMissedMax bounds the floor kprobes' missed hits: 0.1% of a run's.
+	plMissedMax = 2 * plPairs / 1000
 )
 
 // plRuns are the payload part's configurations, in the guest's order
@@ -25,7 +27,7 @@ var plRuns = []struct {
 }{
 	{"others", "others' calls, payload (kmalloc point, trace) attached to brd", plPairs},
 	{"others_one", "others' calls, payload on the one function (trace) attached to brd", plPairs},
-	{"waiting", "others' calls, same payload, brd not loaded (nothing hooked)", plPairs},
+	{"waiting", "others' calls, the kmalloc point payload, brd not loaded (nothing hooked)", plPairs},
 	{"others_leak", "others' calls, leak check attached to brd (kfree pre-filter)", plPairs},
 	{"kprobe", "floor: kprobes, empty pre_handler, on both functions", plPairs},
 	{"trace", "target's calls: trace, event enabled (expression 1)", plPairs},
@@ -70,7 +72,8 @@ func (g guest) plRun(r *report, key string, pairs, wantNull int64) (float64, boo
 // none elsewhere); the payload's own counters showing that it saw what
 // the row claims (others' calls passed through and none counted as the
 // target's; the target's calls counted, fired, faulted, traced); the
-// kprobes' nmissed 0; no possible leak of the workload reported.
+// kprobes' nmissed at most 0.1% of the hits; no possible leak of the
+// workload reported.
 func evaluatePayload(g guest, r *report) {
 	atLeast := func(m int64) func(int64) bool { return func(n int64) bool { return n >= m } }
 	is := func(m int64) func(int64) bool { return func(n int64) bool { return n == m } }
@@ -138,7 +141,11 @@ func evaluatePayload(g guest, r *report) {
 	facts["others_leak"] = hk("others_leak", is(2), "2") &&
 		f("others_leak", "alloc_calls", few, fewWant) && f("others_leak", "free_calls", few, fewWant) &&
 		f("others_leak", "alloc_passed", atLeast(plPairs), ge) && f("others_leak", "free_passed", atLeast(plPairs), ge)
-	facts["kprobe"] = g.plFact(r, "pl_kprobe_nmissed", is(0), "0")
+	// A missed kprobe hit (ftrace's recursion guard, e.g. an interrupt in
+	// its transition window) still runs the trampoline: up to 0.1% of the
+	// timed hits change the floor far less than the 1% drift bound.
+	facts["kprobe"] = g.plFact(r, "pl_kprobe_nmissed", func(n int64) bool { return n <= plMissedMax },
+		fmt.Sprintf("<= %d (0.1%% of the run's %d hits)", plMissedMax, 2*plPairs))
 	facts["trace"] = hk("trace", is(1), "1") && f("trace", "alloc_calls", atLeast(plPairs), ge) &&
 		f("trace", "fired", atLeast(plPairs), ge) && f("trace", "events", atLeast(plPairs), ge)
 	facts["dump_off"] = hk("dump_off", is(1), "1") && f("dump_off", "alloc_calls", atLeast(plPairs), ge) &&
@@ -188,7 +195,7 @@ func evaluatePayload(g guest, r *report) {
 			x.status = verdict(valid(c.key) && floorOK, ratio <= plBudget)
 		case "kprobe":
 			x.pair = fmt.Sprintf("%.0f (%+.0f), nmissed %s", base+extra[c.key], extra[c.key], g.facts["pl_kprobe_nmissed"])
-			x.target = fmt.Sprintf("%s + kfree, nmissed 0", fn)
+			x.target = fmt.Sprintf("%s + kfree, nmissed <= %d", fn, plMissedMax)
 			x.status = fact(valid(c.key))
 		default:
 			x.ratio = fmt.Sprintf("%.2f x floor", perCall(c.key)/floor)
