@@ -7,6 +7,10 @@
 //     (the README's Benchmarks section says how);
 //   - in the same boot, the cost per hit left by an otst module after its
 //     one-time probe on vfs_read fired: the probe is gone, so ~0;
+//   - in the same boot, the payload kind's cost per kmalloc(64)+kfree pair
+//     and per intercepted call: for other callers while a payload is
+//     attached to brd (against empty kprobes on the same functions, the
+//     issue's 0.3x budget) and for the target's own calls per action;
 //   - the host wall time of a cold kgen build, of plain make on the same
 //     generated tree, and of a kgen build cache hit.
 //
@@ -34,7 +38,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/count.yaml testdata/floor/floor.c testdata/floor/Kbuild
+//go:embed testdata/count.yaml testdata/floor/floor.c testdata/floor/Kbuild testdata/payload
 var testdata embed.FS
 
 const (
@@ -48,6 +52,8 @@ const (
 	floorName = "kgbench_floor"
 	// otstSpec is the otst example; its module is otst.
 	otstSpec = "examples/otst.yaml"
+	// plDir is where the payload part's modules and script go in the guest.
+	plDir = "/root/pl"
 )
 
 type options struct {
@@ -228,6 +234,7 @@ measure() {
 	b=$(now)
 	echo "KGBENCH run $1 $a $b"
 }
+sleep 5	# 6.12 runs its crypto self-tests after boot, on the one CPU
 measure warmup
 measure base1
 insmod /root/` + floorName + `.ko
@@ -259,6 +266,7 @@ echo "KGBENCH fact otst_left $(grep -c ' vfs_read+' /sys/kernel/debug/kprobes/li
 measure otst_fired
 kgen unload otst >&2
 measure base2
+sh ` + plDir + `/guest.sh || echo "KGBENCH fact pl_status $?"
 echo KGBENCH done
 `
 	switch fault {
@@ -308,6 +316,10 @@ func (b *bench) probeCost() (guest, error) {
 		return guest{}, fmt.Errorf("build %s: %w; run bench from the repository root\n%s", otstSpec, err, out)
 	}
 	otstKo := filepath.Join(dir, "otst.ko")
+	pl, err := b.buildPayload()
+	if err != nil {
+		return guest{}, err
+	}
 
 	script, err := guestScript(b.o.fault)
 	if err != nil {
@@ -316,7 +328,7 @@ func (b *bench) probeCost() (guest, error) {
 	if b.o.fault != "" {
 		b.step("guest fault %q: the verdicts must say invalid", b.o.fault)
 	}
-	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline (a few minutes)", b.o.kernel, len(configs))
+	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline, then the payload kind's %d runs (a few minutes)", b.o.kernel, len(configs), len(plRuns))
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
@@ -324,6 +336,7 @@ func (b *bench) probeCost() (guest, error) {
 		"--add", floorKo+":/root/"+floorName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
+		"--add", pl+":"+plDir,
 		"--", script)
 	var guestErr bytes.Buffer
 	cmd.Stderr = &guestErr
@@ -366,6 +379,88 @@ func (b *bench) buildFloor() (string, error) {
 		return "", fmt.Errorf("build the floor module: %w\n%s", err, tail(string(out), 30))
 	}
 	return filepath.Join(dir, floorName+".ko"), nil
+}
+
+// Payload specs in testdata/payload, each built with kgen.
+var plSpecs = []string{"trace", "one", "dump", "fault", "leak"}
+
+// allocFn is the function kmalloc(64) reaches on a kernel release (as in
+// testdata/payload/guest.sh).
+func allocFn(release string) string {
+	switch {
+	case strings.HasPrefix(release, "5.10."):
+		return "kmem_cache_alloc_trace"
+	case strings.HasPrefix(release, "6.1."):
+		return "kmalloc_trace"
+	}
+	return "__kmalloc_cache_noprof"
+}
+
+// buildPayload builds the payload part's modules into one directory for
+// the guest: the workload and the kprobe floor with the kernel's Kbuild,
+// the payloads of testdata/payload with kgen, and the kernel's own brd.ko
+// (the other target), with the part's guest script.
+func (b *bench) buildPayload() (string, error) {
+	src := filepath.Join(b.work, "plsrc")
+	for _, f := range []string{"Kbuild", "kgbench_pl.c", "kgbench_kpfloor.c"} {
+		if err := copyEmbedded("testdata/payload/"+f, filepath.Join(src, f)); err != nil {
+			return "", err
+		}
+	}
+	out := filepath.Join(b.work, "pl")
+	if err := copyEmbedded("testdata/payload/guest.sh", filepath.Join(out, "guest.sh")); err != nil {
+		return "", err
+	}
+	b.step("building the payload workload and kprobe floor with %s", b.cc)
+	args := append([]string{"-C", b.kdir, "M=" + src, "modules", "CC=" + b.cc}, b.makeEnv...)
+	if o, err := exec.Command("make", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the payload workload: %w\n%s", err, tail(string(o), 30))
+	}
+	for _, m := range []string{"kgbench_pl.ko", "kgbench_kpfloor.ko"} {
+		if err := copyFile(filepath.Join(src, m), filepath.Join(out, m)); err != nil {
+			return "", err
+		}
+	}
+	for _, s := range plSpecs {
+		spec := filepath.Join(b.work, "pl-"+s+".yaml")
+		if err := copyEmbedded("testdata/payload/"+s+".yaml", spec); err != nil {
+			return "", err
+		}
+		if s == "one" {
+			data, err := os.ReadFile(spec)
+			if err != nil {
+				return "", fmt.Errorf("read %s: %w", spec, err)
+			}
+			data = bytes.Replace(data, []byte("- name: kmalloc_trace"), []byte("- name: "+allocFn(b.release)), 1)
+			if err := os.WriteFile(spec, data, 0o644); err != nil {
+				return "", fmt.Errorf("write %s: %w", spec, err)
+			}
+		}
+		b.step("building payload %s with kgen", s)
+		args := []string{"build", spec, "--kdir", b.kdir, "-o", out, "--cache-dir", filepath.Join(b.work, "cache-pl")}
+		for _, v := range b.makeEnv {
+			args = append(args, "--make-var", v)
+		}
+		if o, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build payload %s: %w\n%s", s, err, o)
+		}
+	}
+	brd := filepath.Join(b.o.kernels, b.o.kernel, "modules", "ko", "brd.ko")
+	if err := copyFile(brd, filepath.Join(out, "brd.ko")); err != nil {
+		return "", fmt.Errorf("%w; extract the kernel's modules with scripts/extract-modules.sh %s", err, b.o.kernel)
+	}
+	return out, nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
 }
 
 func copyEmbedded(name, dst string) error {

@@ -88,6 +88,8 @@ type row struct {
 // report is the table and why any of it is invalid.
 type report struct {
 	rows []row
+	pl   []plRow  // the payload kind's table
+	plFn string   // the kmalloc function of its workload
 	why  []string // reasons for the invalid rows
 }
 
@@ -121,8 +123,15 @@ func fact(ok bool) string {
 // err is non-nil when a target is missed or a figure invalid.
 func (r *report) err() error {
 	var nMissed, nInvalid int
+	var st []string
 	for _, row := range r.rows {
-		switch row.status {
+		st = append(st, row.status)
+	}
+	for _, row := range r.pl {
+		st = append(st, row.status)
+	}
+	for _, s := range st {
+		switch s {
 		case missed:
 			nMissed++
 		case invalid:
@@ -290,6 +299,7 @@ func evaluate(g guest, bt builds) *report {
 	r.add(configs[5].label, fmt.Sprintf("%.1f instr/hit, %s vfs_read kprobes left", of, g.facts["otst_left"]),
 		fmt.Sprintf("<= %.2f x floor (%.1f), none left", otstVsFloor, otstVsFloor*fl), fmt.Sprintf("%.3f x floor", of/fl),
 		verdict(probes && floorOK && leftOK, of <= otstVsFloor*fl && left == 0))
+	evaluatePayload(g, r)
 
 	cold, mk, hit := median(bt.cold), median(bt.make), median(bt.hit)
 	buildsOK := positive(bt.cold) && positive(bt.make)
@@ -320,6 +330,7 @@ func (r *report) print(w io.Writer, kernel, release, spec string, runs int) {
 	for _, x := range r.rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", x.label, x.value, x.target, x.ratio, x.status)
 	}
+	r.printPL(w)
 	if len(r.why) > 0 {
 		fmt.Fprintln(w, "\nInvalid figures:")
 		for _, y := range r.why {
