@@ -197,6 +197,7 @@ struct pl_func {
 	const char *name;
 	void *wrapper;
 	int point;		/* index into pl_points, -1: leak check only */
+	unsigned int idx;	/* its own index: the callback counts without a division */
 	bool free;
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
@@ -363,7 +364,13 @@ static DEFINE_SPINLOCK(pl_fault_lock);
 
 static struct {
 	int fn;			/* -1: none yet */
-	char caller[PL_SYM_LEN];	/* symbolised now: the target may be gone when it is read */
+	unsigned long caller;
+	/*
+	 * The caller symbolised at the target's LIVE and GOING, when its init
+	 * text or all its text goes away; before that, at read time (%pS on
+	 * every fault would cost thousands of instructions per call).
+	 */
+	char sym[PL_SYM_LEN];
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	s64 times;
@@ -371,16 +378,35 @@ static struct {
 
 static notrace void pl_note_fault(const struct pl_call *c, s64 times)
 {
-	char sym[PL_SYM_LEN];
 	unsigned long flags;
 
-	snprintf(sym, sizeof(sym), "%pS", (void *)c->caller);
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	pl_last_fault.fn = c->fn;
-	memcpy(pl_last_fault.caller, sym, sizeof(sym));
+	pl_last_fault.caller = c->caller;
+	pl_last_fault.sym[0] = '\0';
 	pl_last_fault.pid = current->pid;
 	memcpy(pl_last_fault.comm, current->comm, TASK_COMM_LEN);
 	pl_last_fault.times = times;
+	spin_unlock_irqrestore(&pl_fault_lock, flags);
+}
+
+/* Symbolises the last fault's caller while its text still exists. */
+static void pl_fault_freeze(void)
+{
+	char sym[PL_SYM_LEN];
+	unsigned long flags, caller;
+	int fn;
+
+	spin_lock_irqsave(&pl_fault_lock, flags);
+	fn = pl_last_fault.fn;
+	caller = pl_last_fault.caller;
+	spin_unlock_irqrestore(&pl_fault_lock, flags);
+	if (fn < 0)
+		return;
+	snprintf(sym, sizeof(sym), "%pS", (void *)caller);
+	spin_lock_irqsave(&pl_fault_lock, flags);
+	if (pl_last_fault.caller == caller && !pl_last_fault.sym[0])
+		memcpy(pl_last_fault.sym, sym, sizeof(sym));
 	spin_unlock_irqrestore(&pl_fault_lock, flags);
 }
 
@@ -848,52 +874,52 @@ MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
-	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
+	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .idx = PL_FN___kmalloc, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
-	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .point = 0, .free = false },
+	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .idx = PL_FN___kmalloc_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .idx = PL_FN_kmem_cache_alloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .idx = PL_FN_kmem_cache_alloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
-	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .idx = PL_FN_kmalloc_order_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
-	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .idx = PL_FN_kmalloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .idx = PL_FN_kmalloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
-	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .point = 0, .free = false },
+	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .idx = PL_FN_kmalloc_large, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
-	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .point = 0, .free = false },
+	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .idx = PL_FN_kmalloc_large_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
-	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .idx = PL_FN___kmalloc_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .idx = PL_FN___kmalloc_node_noprof_b, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .idx = PL_FN___kmalloc_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .idx = PL_FN___kmalloc_cache_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .idx = PL_FN___kmalloc_cache_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .idx = PL_FN___kmalloc_large_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .idx = PL_FN___kmalloc_large_node_noprof, .point = 0, .free = false },
 #endif
 	[PL_NFUNCS] = { .name = NULL },
 };
@@ -938,7 +964,7 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 	const struct pl_func *f = op->private;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		this_cpu_inc(pl_fstats[f - pl_funcs].passed);
+		this_cpu_inc(pl_fstats[f->idx].passed);
 		return;
 	}
 	pl_redirect(regs, (unsigned long)f->wrapper);
@@ -1066,6 +1092,7 @@ static int pl_attach(struct module *mod, bool coming)
 static void pl_detach(const char *why)
 {
 	pl_unregister();
+	pl_fault_freeze();
 	pl_clear_ranges();
 	WRITE_ONCE(pl_init_task, NULL);
 	pl_mod = NULL;
@@ -1091,6 +1118,7 @@ static int pl_notify(struct notifier_block *nb, unsigned long state, void *data)
 		/* init text is freed (and may be reused) after LIVE */
 		WRITE_ONCE(pl_init.size, 0);
 		WRITE_ONCE(pl_init_task, NULL);
+		pl_fault_freeze();
 		break;
 	case MODULE_STATE_GOING:
 		if (pl_mod == mod)
@@ -1255,7 +1283,10 @@ static int pl_last_fault_show(struct seq_file *m, void *v)
 
 	spin_lock_irqsave(&pl_fault_lock, flags);
 	fn = pl_last_fault.fn;
-	memcpy(caller, pl_last_fault.caller, sizeof(caller));
+	if (pl_last_fault.sym[0])
+		memcpy(caller, pl_last_fault.sym, sizeof(caller));
+	else
+		snprintf(caller, sizeof(caller), "%pS", (void *)pl_last_fault.caller);
 	pid = pl_last_fault.pid;
 	times = pl_last_fault.times;
 	memcpy(comm, pl_last_fault.comm, TASK_COMM_LEN);
