@@ -33,12 +33,18 @@ run() {
 	dmesg -c | sed -n 's/.*kgbench_pl: \(KGBENCH .*\)/\1/p'
 }
 
-# stats KEY PAYLOAD: the payload's counters of the workload's functions,
-# and how many of the two it hooks.
+# stats KEY PAYLOAD: the payload's counters of the workload's functions
+# (passed: other callers' calls of all its functions together), and how
+# many of the two it hooks.
 stats() {
-	awk -v k=$1 -v a=$s1 '
-	($1 == a || $1 == "kfree") && ($2 == "calls" || $2 == "passed") {
-		print "KGBENCH fact pl_" k "_" ($1 == a ? "alloc" : "free") "_" $2 " " $3
+	awk -v k=$1 -v a=$s1 -v m=$2 '
+	($1 == a || $1 == "kfree") && $2 == "calls" {
+		print "KGBENCH fact pl_" k "_" ($1 == a ? "alloc" : "free") "_calls " $3
+	}
+	# calls of other callers let through: one counter for every function
+	$1 == m && $2 == "passed" {
+		print "KGBENCH fact pl_" k "_alloc_passed " $3
+		print "KGBENCH fact pl_" k "_free_passed " $3
 	}
 	($1 == a || $1 == "kfree") && $2 == "hooked" { h += $3 }
 	$2 == "fired" || $2 == "faults" { print "KGBENCH fact pl_" k "_" $2 " " $3 }

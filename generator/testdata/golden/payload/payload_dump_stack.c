@@ -179,8 +179,18 @@ struct pl_pstat {
 
 struct pl_fstat {
 	u64 calls;		/* the target's calls */
-	u64 passed;		/* other callers', let through */
 };
+
+/*
+ * Other callers' calls let through, all functions together: one per-CPU
+ * counter is the cheapest the callback can count (every caller of every
+ * intercepted function pays for it).
+ */
+struct pl_mstat {
+	u64 passed;
+};
+
+static DEFINE_PER_CPU(struct pl_mstat, pl_mstats);
 
 static struct pl_point pl_points[] = {
 	/* kgen: points[0] */
@@ -197,7 +207,6 @@ struct pl_func {
 	const char *name;
 	void *wrapper;
 	int point;		/* index into pl_points, -1: leak check only */
-	unsigned int idx;	/* its own index: the callback counts without a division */
 	bool free;
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
@@ -876,52 +885,52 @@ MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
-	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .idx = PL_FN___kmalloc, .point = 0, .free = false },
+	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
-	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .idx = PL_FN___kmalloc_node, .point = 0, .free = false },
+	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .idx = PL_FN_kmem_cache_alloc_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .idx = PL_FN_kmem_cache_alloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
-	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .idx = PL_FN_kmalloc_order_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
-	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .idx = PL_FN_kmalloc_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .idx = PL_FN_kmalloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
-	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .idx = PL_FN_kmalloc_large, .point = 0, .free = false },
+	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
-	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .idx = PL_FN_kmalloc_large_node, .point = 0, .free = false },
+	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
-	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .idx = PL_FN___kmalloc_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .idx = PL_FN___kmalloc_node_noprof_b, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .idx = PL_FN___kmalloc_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .idx = PL_FN___kmalloc_cache_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .idx = PL_FN___kmalloc_cache_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .idx = PL_FN___kmalloc_large_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .idx = PL_FN___kmalloc_large_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .point = 0, .free = false },
 #endif
 	[PL_NFUNCS] = { .name = NULL },
 };
@@ -963,12 +972,13 @@ static __always_inline void pl_redirect(PL_REGS *regs, unsigned long to)
 static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 			  struct ftrace_ops *op, PL_REGS *regs)
 {
-	const struct pl_func *f = op->private;
+	const struct pl_func *f;
 
 	if (likely(!pl_in_target(parent_ip))) {
-		this_cpu_inc(pl_fstats[f->idx].passed);
+		this_cpu_inc(pl_mstats.passed);
 		return;
 	}
+	f = op->private;
 	pl_redirect(regs, (unsigned long)f->wrapper);
 }
 
@@ -1145,13 +1155,13 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	for (i = 0; i < PL_NFUNCS; i++) {
 		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
-		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
 	for (i = 0; i < PL_NPOINTS; i++) {
 		kgen_stat(m, pl_points[i].name, "fired", kgen_sum(&pl_pstats[i], fired));
 		kgen_stat(m, pl_points[i].name, "faults", kgen_sum(&pl_pstats[i], faults));
 		kgen_stat(m, pl_points[i].name, "times", atomic64_read(&pl_points[i].times));
 	}
+	kgen_stat(m, KBUILD_MODNAME, "passed", kgen_sum(&pl_mstats, passed));
 	kgen_stat(m, KBUILD_MODNAME, "attached", READ_ONCE(pl_mod) != NULL);
 	kgen_stat(m, KBUILD_MODNAME, "target_loads", atomic64_read(&pl_loads));
 	return 0;

@@ -284,8 +284,18 @@ struct pl_pstat {
 
 struct pl_fstat {
 	u64 calls;		/* the target's calls */
-	u64 passed;		/* other callers', let through */
 };
+
+/*
+ * Other callers' calls let through, all functions together: one per-CPU
+ * counter is the cheapest the callback can count (every caller of every
+ * intercepted function pays for it).
+ */
+struct pl_mstat {
+	u64 passed;
+};
+
+static DEFINE_PER_CPU(struct pl_mstat, pl_mstats);
 
 static struct pl_point pl_points[] = {
 	/* kgen: points[0] */
@@ -308,7 +318,6 @@ struct pl_func {
 	const char *name;
 	void *wrapper;
 	int point;		/* index into pl_points, -1: leak check only */
-	unsigned int idx;	/* its own index: the callback counts without a division */
 	bool free;
 	int arg;		/* free: the pointer's argument */
 	struct ftrace_ops ops;
@@ -2136,157 +2145,157 @@ MODULE_INFO(kgen_resolved, "intercepts:" PL_R___kmalloc PL_R___kmalloc_node PL_R
 
 static struct pl_func pl_funcs[PL_NFUNCS + 1] = {
 #if defined(KGEN_HAVE_PL___KMALLOC) && defined(KGEN_HAVE_PL___KMALLOC_SYM)
-	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .idx = PL_FN___kmalloc, .point = 0, .free = false },
+	[PL_FN___kmalloc] = { .name = "__kmalloc", .wrapper = pl_w___kmalloc, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE) && defined(KGEN_HAVE_PL___KMALLOC_NODE_SYM)
-	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .idx = PL_FN___kmalloc_node, .point = 0, .free = false },
+	[PL_FN___kmalloc_node] = { .name = "__kmalloc_node", .wrapper = pl_w___kmalloc_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .idx = PL_FN_kmem_cache_alloc_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_trace] = { .name = "kmem_cache_alloc_trace", .wrapper = pl_w_kmem_cache_alloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .idx = PL_FN_kmem_cache_alloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmem_cache_alloc_node_trace] = { .name = "kmem_cache_alloc_node_trace", .wrapper = pl_w_kmem_cache_alloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_ORDER_TRACE_SYM)
-	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .idx = PL_FN_kmalloc_order_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_order_trace] = { .name = "kmalloc_order_trace", .wrapper = pl_w_kmalloc_order_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_TRACE_SYM)
-	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .idx = PL_FN_kmalloc_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_trace] = { .name = "kmalloc_trace", .wrapper = pl_w_kmalloc_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE) && defined(KGEN_HAVE_PL_KMALLOC_NODE_TRACE_SYM)
-	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .idx = PL_FN_kmalloc_node_trace, .point = 0, .free = false },
+	[PL_FN_kmalloc_node_trace] = { .name = "kmalloc_node_trace", .wrapper = pl_w_kmalloc_node_trace, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_SYM)
-	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .idx = PL_FN_kmalloc_large, .point = 0, .free = false },
+	[PL_FN_kmalloc_large] = { .name = "kmalloc_large", .wrapper = pl_w_kmalloc_large, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE) && defined(KGEN_HAVE_PL_KMALLOC_LARGE_NODE_SYM)
-	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .idx = PL_FN_kmalloc_large_node, .point = 0, .free = false },
+	[PL_FN_kmalloc_large_node] = { .name = "kmalloc_large_node", .wrapper = pl_w_kmalloc_large_node, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NOPROF_SYM)
-	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .idx = PL_FN___kmalloc_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_noprof] = { .name = "__kmalloc_noprof", .wrapper = pl_w___kmalloc_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .idx = PL_FN___kmalloc_node_noprof_b, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof_b] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof_b, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .idx = PL_FN___kmalloc_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_node_noprof] = { .name = "__kmalloc_node_noprof", .wrapper = pl_w___kmalloc_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .idx = PL_FN___kmalloc_cache_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_noprof] = { .name = "__kmalloc_cache_noprof", .wrapper = pl_w___kmalloc_cache_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_CACHE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .idx = PL_FN___kmalloc_cache_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_cache_node_noprof] = { .name = "__kmalloc_cache_node_noprof", .wrapper = pl_w___kmalloc_cache_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .idx = PL_FN___kmalloc_large_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_noprof] = { .name = "__kmalloc_large_noprof", .wrapper = pl_w___kmalloc_large_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF) && defined(KGEN_HAVE_PL___KMALLOC_LARGE_NODE_NOPROF_SYM)
-	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .idx = PL_FN___kmalloc_large_node_noprof, .point = 0, .free = false },
+	[PL_FN___kmalloc_large_node_noprof] = { .name = "__kmalloc_large_node_noprof", .wrapper = pl_w___kmalloc_large_node_noprof, .point = 0, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_SYM)
-	[PL_FN_kmem_cache_alloc] = { .name = "kmem_cache_alloc", .wrapper = pl_w_kmem_cache_alloc, .idx = PL_FN_kmem_cache_alloc, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc] = { .name = "kmem_cache_alloc", .wrapper = pl_w_kmem_cache_alloc, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_SYM)
-	[PL_FN_kmem_cache_alloc_node] = { .name = "kmem_cache_alloc_node", .wrapper = pl_w_kmem_cache_alloc_node, .idx = PL_FN_kmem_cache_alloc_node, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc_node] = { .name = "kmem_cache_alloc_node", .wrapper = pl_w_kmem_cache_alloc_node, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_SYM)
-	[PL_FN_kmem_cache_alloc_lru] = { .name = "kmem_cache_alloc_lru", .wrapper = pl_w_kmem_cache_alloc_lru, .idx = PL_FN_kmem_cache_alloc_lru, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc_lru] = { .name = "kmem_cache_alloc_lru", .wrapper = pl_w_kmem_cache_alloc_lru, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NOPROF_SYM)
-	[PL_FN_kmem_cache_alloc_noprof] = { .name = "kmem_cache_alloc_noprof", .wrapper = pl_w_kmem_cache_alloc_noprof, .idx = PL_FN_kmem_cache_alloc_noprof, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc_noprof] = { .name = "kmem_cache_alloc_noprof", .wrapper = pl_w_kmem_cache_alloc_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_NODE_NOPROF_SYM)
-	[PL_FN_kmem_cache_alloc_node_noprof] = { .name = "kmem_cache_alloc_node_noprof", .wrapper = pl_w_kmem_cache_alloc_node_noprof, .idx = PL_FN_kmem_cache_alloc_node_noprof, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc_node_noprof] = { .name = "kmem_cache_alloc_node_noprof", .wrapper = pl_w_kmem_cache_alloc_node_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF) && defined(KGEN_HAVE_PL_KMEM_CACHE_ALLOC_LRU_NOPROF_SYM)
-	[PL_FN_kmem_cache_alloc_lru_noprof] = { .name = "kmem_cache_alloc_lru_noprof", .wrapper = pl_w_kmem_cache_alloc_lru_noprof, .idx = PL_FN_kmem_cache_alloc_lru_noprof, .point = -1, .free = false },
+	[PL_FN_kmem_cache_alloc_lru_noprof] = { .name = "kmem_cache_alloc_lru_noprof", .wrapper = pl_w_kmem_cache_alloc_lru_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KVMALLOC_NODE) && defined(KGEN_HAVE_PL_KVMALLOC_NODE_SYM)
-	[PL_FN_kvmalloc_node] = { .name = "kvmalloc_node", .wrapper = pl_w_kvmalloc_node, .idx = PL_FN_kvmalloc_node, .point = -1, .free = false },
+	[PL_FN_kvmalloc_node] = { .name = "kvmalloc_node", .wrapper = pl_w_kvmalloc_node, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_B) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kvmalloc_node_noprof_b] = { .name = "__kvmalloc_node_noprof", .wrapper = pl_w___kvmalloc_node_noprof_b, .idx = PL_FN___kvmalloc_node_noprof_b, .point = -1, .free = false },
+	[PL_FN___kvmalloc_node_noprof_b] = { .name = "__kvmalloc_node_noprof", .wrapper = pl_w___kvmalloc_node_noprof_b, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL___KVMALLOC_NODE_NOPROF_SYM)
-	[PL_FN___kvmalloc_node_noprof] = { .name = "__kvmalloc_node_noprof", .wrapper = pl_w___kvmalloc_node_noprof, .idx = PL_FN___kvmalloc_node_noprof, .point = -1, .free = false },
+	[PL_FN___kvmalloc_node_noprof] = { .name = "__kvmalloc_node_noprof", .wrapper = pl_w___kvmalloc_node_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VMALLOC) && defined(KGEN_HAVE_PL_VMALLOC_SYM)
-	[PL_FN_vmalloc] = { .name = "vmalloc", .wrapper = pl_w_vmalloc, .idx = PL_FN_vmalloc, .point = 3, .free = false },
+	[PL_FN_vmalloc] = { .name = "vmalloc", .wrapper = pl_w_vmalloc, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VZALLOC) && defined(KGEN_HAVE_PL_VZALLOC_SYM)
-	[PL_FN_vzalloc] = { .name = "vzalloc", .wrapper = pl_w_vzalloc, .idx = PL_FN_vzalloc, .point = 3, .free = false },
+	[PL_FN_vzalloc] = { .name = "vzalloc", .wrapper = pl_w_vzalloc, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VMALLOC_NODE) && defined(KGEN_HAVE_PL_VMALLOC_NODE_SYM)
-	[PL_FN_vmalloc_node] = { .name = "vmalloc_node", .wrapper = pl_w_vmalloc_node, .idx = PL_FN_vmalloc_node, .point = 3, .free = false },
+	[PL_FN_vmalloc_node] = { .name = "vmalloc_node", .wrapper = pl_w_vmalloc_node, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VZALLOC_NODE) && defined(KGEN_HAVE_PL_VZALLOC_NODE_SYM)
-	[PL_FN_vzalloc_node] = { .name = "vzalloc_node", .wrapper = pl_w_vzalloc_node, .idx = PL_FN_vzalloc_node, .point = 3, .free = false },
+	[PL_FN_vzalloc_node] = { .name = "vzalloc_node", .wrapper = pl_w_vzalloc_node, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___VMALLOC) && defined(KGEN_HAVE_PL___VMALLOC_SYM)
-	[PL_FN___vmalloc] = { .name = "__vmalloc", .wrapper = pl_w___vmalloc, .idx = PL_FN___vmalloc, .point = 3, .free = false },
+	[PL_FN___vmalloc] = { .name = "__vmalloc", .wrapper = pl_w___vmalloc, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VMALLOC_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NOPROF_SYM)
-	[PL_FN_vmalloc_noprof] = { .name = "vmalloc_noprof", .wrapper = pl_w_vmalloc_noprof, .idx = PL_FN_vmalloc_noprof, .point = 3, .free = false },
+	[PL_FN_vmalloc_noprof] = { .name = "vmalloc_noprof", .wrapper = pl_w_vmalloc_noprof, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VZALLOC_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NOPROF_SYM)
-	[PL_FN_vzalloc_noprof] = { .name = "vzalloc_noprof", .wrapper = pl_w_vzalloc_noprof, .idx = PL_FN_vzalloc_noprof, .point = 3, .free = false },
+	[PL_FN_vzalloc_noprof] = { .name = "vzalloc_noprof", .wrapper = pl_w_vzalloc_noprof, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VMALLOC_NODE_NOPROF_SYM)
-	[PL_FN_vmalloc_node_noprof] = { .name = "vmalloc_node_noprof", .wrapper = pl_w_vmalloc_node_noprof, .idx = PL_FN_vmalloc_node_noprof, .point = 3, .free = false },
+	[PL_FN_vmalloc_node_noprof] = { .name = "vmalloc_node_noprof", .wrapper = pl_w_vmalloc_node_noprof, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF) && defined(KGEN_HAVE_PL_VZALLOC_NODE_NOPROF_SYM)
-	[PL_FN_vzalloc_node_noprof] = { .name = "vzalloc_node_noprof", .wrapper = pl_w_vzalloc_node_noprof, .idx = PL_FN_vzalloc_node_noprof, .point = 3, .free = false },
+	[PL_FN_vzalloc_node_noprof] = { .name = "vzalloc_node_noprof", .wrapper = pl_w_vzalloc_node_noprof, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___VMALLOC_NOPROF) && defined(KGEN_HAVE_PL___VMALLOC_NOPROF_SYM)
-	[PL_FN___vmalloc_noprof] = { .name = "__vmalloc_noprof", .wrapper = pl_w___vmalloc_noprof, .idx = PL_FN___vmalloc_noprof, .point = 3, .free = false },
+	[PL_FN___vmalloc_noprof] = { .name = "__vmalloc_noprof", .wrapper = pl_w___vmalloc_noprof, .point = 3, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL___GET_FREE_PAGES) && defined(KGEN_HAVE_PL___GET_FREE_PAGES_SYM)
-	[PL_FN___get_free_pages] = { .name = "__get_free_pages", .wrapper = pl_w___get_free_pages, .idx = PL_FN___get_free_pages, .point = -1, .free = false },
+	[PL_FN___get_free_pages] = { .name = "__get_free_pages", .wrapper = pl_w___get_free_pages, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_SYM)
-	[PL_FN_get_zeroed_page] = { .name = "get_zeroed_page", .wrapper = pl_w_get_zeroed_page, .idx = PL_FN_get_zeroed_page, .point = -1, .free = false },
+	[PL_FN_get_zeroed_page] = { .name = "get_zeroed_page", .wrapper = pl_w_get_zeroed_page, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF) && defined(KGEN_HAVE_PL_GET_FREE_PAGES_NOPROF_SYM)
-	[PL_FN_get_free_pages_noprof] = { .name = "get_free_pages_noprof", .wrapper = pl_w_get_free_pages_noprof, .idx = PL_FN_get_free_pages_noprof, .point = -1, .free = false },
+	[PL_FN_get_free_pages_noprof] = { .name = "get_free_pages_noprof", .wrapper = pl_w_get_free_pages_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF) && defined(KGEN_HAVE_PL_GET_ZEROED_PAGE_NOPROF_SYM)
-	[PL_FN_get_zeroed_page_noprof] = { .name = "get_zeroed_page_noprof", .wrapper = pl_w_get_zeroed_page_noprof, .idx = PL_FN_get_zeroed_page_noprof, .point = -1, .free = false },
+	[PL_FN_get_zeroed_page_noprof] = { .name = "get_zeroed_page_noprof", .wrapper = pl_w_get_zeroed_page_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KSTRDUP) && defined(KGEN_HAVE_PL_KSTRDUP_SYM)
-	[PL_FN_kstrdup] = { .name = "kstrdup", .wrapper = pl_w_kstrdup, .idx = PL_FN_kstrdup, .point = 2, .free = false },
+	[PL_FN_kstrdup] = { .name = "kstrdup", .wrapper = pl_w_kstrdup, .point = 2, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KSTRNDUP) && defined(KGEN_HAVE_PL_KSTRNDUP_SYM)
-	[PL_FN_kstrndup] = { .name = "kstrndup", .wrapper = pl_w_kstrndup, .idx = PL_FN_kstrndup, .point = -1, .free = false },
+	[PL_FN_kstrndup] = { .name = "kstrndup", .wrapper = pl_w_kstrndup, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEMDUP) && defined(KGEN_HAVE_PL_KMEMDUP_SYM)
-	[PL_FN_kmemdup] = { .name = "kmemdup", .wrapper = pl_w_kmemdup, .idx = PL_FN_kmemdup, .point = -1, .free = false },
+	[PL_FN_kmemdup] = { .name = "kmemdup", .wrapper = pl_w_kmemdup, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KMEMDUP_NOPROF) && defined(KGEN_HAVE_PL_KMEMDUP_NOPROF_SYM)
-	[PL_FN_kmemdup_noprof] = { .name = "kmemdup_noprof", .wrapper = pl_w_kmemdup_noprof, .idx = PL_FN_kmemdup_noprof, .point = -1, .free = false },
+	[PL_FN_kmemdup_noprof] = { .name = "kmemdup_noprof", .wrapper = pl_w_kmemdup_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KREALLOC) && defined(KGEN_HAVE_PL_KREALLOC_SYM)
-	[PL_FN_krealloc] = { .name = "krealloc", .wrapper = pl_w_krealloc, .idx = PL_FN_krealloc, .point = -1, .free = false },
+	[PL_FN_krealloc] = { .name = "krealloc", .wrapper = pl_w_krealloc, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KREALLOC_NOPROF) && defined(KGEN_HAVE_PL_KREALLOC_NOPROF_SYM)
-	[PL_FN_krealloc_noprof] = { .name = "krealloc_noprof", .wrapper = pl_w_krealloc_noprof, .idx = PL_FN_krealloc_noprof, .point = -1, .free = false },
+	[PL_FN_krealloc_noprof] = { .name = "krealloc_noprof", .wrapper = pl_w_krealloc_noprof, .point = -1, .free = false },
 #endif
 #if defined(KGEN_HAVE_PL_KFREE) && defined(KGEN_HAVE_PL_KFREE_SYM)
-	[PL_FN_kfree] = { .name = "kfree", .wrapper = pl_w_kfree, .idx = PL_FN_kfree, .point = 1, .free = true, .arg = 0 },
+	[PL_FN_kfree] = { .name = "kfree", .wrapper = pl_w_kfree, .point = 1, .free = true, .arg = 0 },
 #endif
 #if defined(KGEN_HAVE_PL_KVFREE) && defined(KGEN_HAVE_PL_KVFREE_SYM)
-	[PL_FN_kvfree] = { .name = "kvfree", .wrapper = pl_w_kvfree, .idx = PL_FN_kvfree, .point = 1, .free = true, .arg = 0 },
+	[PL_FN_kvfree] = { .name = "kvfree", .wrapper = pl_w_kvfree, .point = 1, .free = true, .arg = 0 },
 #endif
 #if defined(KGEN_HAVE_PL_VFREE) && defined(KGEN_HAVE_PL_VFREE_SYM)
-	[PL_FN_vfree] = { .name = "vfree", .wrapper = pl_w_vfree, .idx = PL_FN_vfree, .point = 1, .free = true, .arg = 0 },
+	[PL_FN_vfree] = { .name = "vfree", .wrapper = pl_w_vfree, .point = 1, .free = true, .arg = 0 },
 #endif
 #if defined(KGEN_HAVE_PL_KFREE_SENSITIVE) && defined(KGEN_HAVE_PL_KFREE_SENSITIVE_SYM)
-	[PL_FN_kfree_sensitive] = { .name = "kfree_sensitive", .wrapper = pl_w_kfree_sensitive, .idx = PL_FN_kfree_sensitive, .point = 1, .free = true, .arg = 0 },
+	[PL_FN_kfree_sensitive] = { .name = "kfree_sensitive", .wrapper = pl_w_kfree_sensitive, .point = 1, .free = true, .arg = 0 },
 #endif
 #if defined(KGEN_HAVE_PL_KMEM_CACHE_FREE) && defined(KGEN_HAVE_PL_KMEM_CACHE_FREE_SYM)
-	[PL_FN_kmem_cache_free] = { .name = "kmem_cache_free", .wrapper = pl_w_kmem_cache_free, .idx = PL_FN_kmem_cache_free, .point = 1, .free = true, .arg = 1 },
+	[PL_FN_kmem_cache_free] = { .name = "kmem_cache_free", .wrapper = pl_w_kmem_cache_free, .point = 1, .free = true, .arg = 1 },
 #endif
 #if defined(KGEN_HAVE_PL_FREE_PAGES) && defined(KGEN_HAVE_PL_FREE_PAGES_SYM)
-	[PL_FN_free_pages] = { .name = "free_pages", .wrapper = pl_w_free_pages, .idx = PL_FN_free_pages, .point = 1, .free = true, .arg = 0 },
+	[PL_FN_free_pages] = { .name = "free_pages", .wrapper = pl_w_free_pages, .point = 1, .free = true, .arg = 0 },
 #endif
 	[PL_NFUNCS] = { .name = NULL },
 };
@@ -2342,7 +2351,7 @@ static __always_inline unsigned long pl_free_arg(PL_REGS *regs, int n)
 static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 			  struct ftrace_ops *op, PL_REGS *regs)
 {
-	const struct pl_func *f = op->private;
+	const struct pl_func *f;
 
 	if (likely(!pl_in_target(parent_ip))) {
 		/*
@@ -2351,6 +2360,7 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 		 * which redirected again would recurse until the stack
 		 * overflows.
 		 */
+		f = op->private;
 		if (f->free) {
 			unsigned long p = pl_free_arg(regs, f->arg);
 
@@ -2360,9 +2370,10 @@ static notrace void pl_cb(unsigned long ip, unsigned long parent_ip,
 				return;
 			}
 		}
-		this_cpu_inc(pl_fstats[f->idx].passed);
+		this_cpu_inc(pl_mstats.passed);
 		return;
 	}
+	f = op->private;
 	pl_redirect(regs, (unsigned long)f->wrapper);
 }
 
@@ -2551,13 +2562,13 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	for (i = 0; i < PL_NFUNCS; i++) {
 		kgen_stat(m, pl_funcs[i].name, "hooked", !pl_funcs[i].untraceable);
 		kgen_stat(m, pl_funcs[i].name, "calls", kgen_sum(&pl_fstats[i], calls));
-		kgen_stat(m, pl_funcs[i].name, "passed", kgen_sum(&pl_fstats[i], passed));
 	}
 	for (i = 0; i < PL_NPOINTS; i++) {
 		kgen_stat(m, pl_points[i].name, "fired", kgen_sum(&pl_pstats[i], fired));
 		kgen_stat(m, pl_points[i].name, "faults", kgen_sum(&pl_pstats[i], faults));
 		kgen_stat(m, pl_points[i].name, "times", atomic64_read(&pl_points[i].times));
 	}
+	kgen_stat(m, KBUILD_MODNAME, "passed", kgen_sum(&pl_mstats, passed));
 	kgen_stat(m, KBUILD_MODNAME, "attached", READ_ONCE(pl_mod) != NULL);
 	kgen_stat(m, KBUILD_MODNAME, "target_loads", atomic64_read(&pl_loads));
 	return 0;
