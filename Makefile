@@ -68,7 +68,7 @@ fuzz:
 # Everything, with the kernel suites required: a missing kernel or qemu
 # fails the run instead of skipping.
 test: kernels lint
-	KGEN_REQUIRE_KERNELS=1 KGEN_REQUIRE_VM=1 $(GO) test -timeout 60m -count=1 ./...
+	KGEN_REQUIRE_KERNELS=1 KGEN_REQUIRE_VM=1 $(GO) test -timeout 85m -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
 # Fails when a target is missed or a figure cannot be trusted (invalid).
