@@ -68,8 +68,16 @@ func TestVMKernels(t *testing.T) {
 				t.Skip(msg)
 			}
 			ko := buildTestmod(t, k)
+			// The debug kernel (KASAN, lockdep) runs several times slower
+			// under TCG: its guest tests get four times the time.
+			cmd, limit := guestCmd, 4*time.Minute
+			if strings.HasPrefix(filepath.Base(k), "debug-") {
+				cmd = strings.NewReplacer("-test.timeout 100s", "-test.timeout 400s",
+					"-test.timeout 60s", "-test.timeout 240s").Replace(cmd)
+				limit = 16 * time.Minute
+			}
 			var out bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), limit)
 			defer cancel()
 			res, err := vm.Run(ctx, vm.Config{
 				Kernel: filepath.Join(k, "vmlinux"),
@@ -79,7 +87,7 @@ func TestVMKernels(t *testing.T) {
 				// not honour x86 cross-modifying-code rules.
 				SMP:        1,
 				Adds:       append(adds, vm.Add{Src: ko, Dst: "/root/kgen_testmod.ko"}),
-				Cmd:        guestCmd,
+				Cmd:        cmd,
 				Console:    consoleLog(t),
 				KgenBinary: "-",
 				Stdout:     &out,
