@@ -1,6 +1,10 @@
 # Runs inside the kgen VM (busybox sh, as root, in /root) with process.ko
 # (examples/process.yaml). Prints raw kernel-side facts in "=== section"
 # blocks; process_test.go asserts on them.
+# How long each kgen trace runs: the debug kernel (KASAN, lockdep) runs
+# the followed script several times slower under TCG.
+TD=4 TD3=3
+case $(uname -r) in *-debug) TD=16 TD3=12 ;; esac
 set -u
 sec() { echo "=== $1"; }
 D=/sys/kernel/debug/kgen/process
@@ -35,7 +39,7 @@ OP=$!
 sec load
 kgen load process.ko follow_pid=$TP; echo "rc=$?"
 echo "target=$TP outside=$OP"
-kgen trace process --json --duration 4s >/tmp/run1.json 2>/tmp/run1.err &
+kgen trace process --json --duration ${TD}s >/tmp/run1.json 2>/tmp/run1.err &
 TR=$!
 sleep 1
 sec stats-loaded
@@ -56,7 +60,7 @@ echo >$D/../../../tracing/instances/kgen_process/trace 2>/dev/null
 run_target
 ctl uid_filter 4242
 ctl follow_pid $TP
-kgen trace process --json --duration 3s >/tmp/uid.json 2>/tmp/uid.err &
+kgen trace process --json --duration ${TD3}s >/tmp/uid.json 2>/tmp/uid.err &
 TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
 ctl uid_filter -1
 echo "events=$(grep -c . /tmp/uid.json)"
@@ -66,7 +70,7 @@ sec comm
 run_target
 ctl taskcomm_filter cat
 ctl follow_pid $TP
-kgen trace process --json --duration 3s >/tmp/comm.json 2>/tmp/comm.err &
+kgen trace process --json --duration ${TD3}s >/tmp/comm.json 2>/tmp/comm.err &
 TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
 ctl taskcomm_filter ""
 cat /tmp/comm.err
@@ -76,7 +80,7 @@ sec toggle
 run_target
 ctl trace_syscalls 0
 ctl follow_pid $TP
-kgen trace process --json --duration 3s >/tmp/toggle.json 2>/tmp/toggle.err &
+kgen trace process --json --duration ${TD3}s >/tmp/toggle.json 2>/tmp/toggle.err &
 TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
 ctl trace_syscalls 1
 cat /tmp/toggle.err
