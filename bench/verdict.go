@@ -89,6 +89,7 @@ type row struct {
 type report struct {
 	rows []row
 	pl   []plRow  // the payload kind's table
+	pr   []prRow  // the process kind's table
 	plFn string   // the kmalloc function of its workload
 	why  []string // reasons for the invalid rows
 }
@@ -128,6 +129,9 @@ func (r *report) err() error {
 		st = append(st, row.status)
 	}
 	for _, row := range r.pl {
+		st = append(st, row.status)
+	}
+	for _, row := range r.pr {
 		st = append(st, row.status)
 	}
 	for _, s := range st {
@@ -300,6 +304,7 @@ func evaluate(g guest, bt builds) *report {
 		fmt.Sprintf("<= %.2f x floor (%.1f), none left", otstVsFloor, otstVsFloor*fl), fmt.Sprintf("%.3f x floor", of/fl),
 		verdict(probes && floorOK && leftOK, of <= otstVsFloor*fl && left == 0))
 	evaluatePayload(g, r)
+	evaluateProcess(g, r)
 
 	cold, mk, hit := median(bt.cold), median(bt.make), median(bt.hit)
 	buildsOK := positive(bt.cold) && positive(bt.make)
@@ -331,6 +336,7 @@ func (r *report) print(w io.Writer, kernel, release, spec string, runs int) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", x.label, x.value, x.target, x.ratio, x.status)
 	}
 	r.printPL(w)
+	r.printPR(w)
 	if len(r.why) > 0 {
 		fmt.Fprintln(w, "\nInvalid figures:")
 		for _, y := range r.why {
