@@ -50,7 +50,7 @@ type Hash struct {
 }
 
 // Hashes are the digests sign-file and the kernel share, in the kernel's
-// Kconfig order. sha1 is left out: kernels since 6.11 refuse it.
+// Kconfig order. sha1 is left out: it is deprecated for module signatures.
 var Hashes = []Hash{
 	{"sha224", crypto.SHA224, oid(2, 16, 840, 1, 101, 3, 4, 2, 4), oid(1, 2, 840, 10045, 4, 3, 1), "3.7"},
 	{"sha256", crypto.SHA256, oid(2, 16, 840, 1, 101, 3, 4, 2, 1), oid(1, 2, 840, 10045, 4, 3, 2), "3.7"},
@@ -59,6 +59,20 @@ var Hashes = []Hash{
 	{"sha3-256", crypto.SHA3_256, oid(2, 16, 840, 1, 101, 3, 4, 2, 8), oid(2, 16, 840, 1, 101, 3, 4, 3, 10), "6.7"},
 	{"sha3-384", crypto.SHA3_384, oid(2, 16, 840, 1, 101, 3, 4, 2, 9), oid(2, 16, 840, 1, 101, 3, 4, 3, 11), "6.7"},
 	{"sha3-512", crypto.SHA3_512, oid(2, 16, 840, 1, 101, 3, 4, 2, 10), oid(2, 16, 840, 1, 101, 3, 4, 3, 12), "6.7"},
+}
+
+// KernelVerifies reports whether a kernel of release (uname -r, e.g.
+// 6.1.0-57-amd64) verifies signatures with h; true when release is not
+// understood.
+func (h Hash) KernelVerifies(release string) bool {
+	var rm, rn, sm, sn int
+	if _, err := fmt.Sscanf(release, "%d.%d", &rm, &rn); err != nil {
+		return true
+	}
+	if _, err := fmt.Sscanf(h.Since, "%d.%d", &sm, &sn); err != nil {
+		return true
+	}
+	return rm > sm || (rm == sm && rn >= sn)
 }
 
 // DefaultHash is the kernel's default (CONFIG_MODULE_SIG_SHA256 in Debian's

@@ -297,3 +297,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestKernelVerifies(t *testing.T) {
+	sha256, _ := LookupHash("sha256")
+	sha3, _ := LookupHash("sha3-256")
+	for _, tc := range []struct {
+		h       Hash
+		release string
+		want    bool
+	}{
+		{sha256, "5.10.0-35-amd64", true},
+		{sha3, "5.10.0-35-amd64", false},
+		{sha3, "6.1.0-57-amd64", false},
+		{sha3, "6.7.0", true},
+		{sha3, "6.12.118+deb13-amd64", true},
+		{sha3, "7.0", true},
+		{sha3, "weird", true},
+	} {
+		if got := tc.h.KernelVerifies(tc.release); got != tc.want {
+			t.Errorf("%s.KernelVerifies(%q) = %v, want %v", tc.h.Name, tc.release, got, tc.want)
+		}
+	}
+}

@@ -122,7 +122,7 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "%s %s for %s (%s, %s)\n", how, res.Ko, res.Release, res.CC, res.Duration.Round(time.Millisecond))
 	if signing != nil {
-		if err := signing.sign(res.Ko, stdout); err != nil {
+		if err := signing.sign(res.Ko, res.Release, stdout, stderr); err != nil {
 			return fmt.Errorf("build %s: %w", name, err)
 		}
 	}

@@ -94,11 +94,16 @@ func exists(p string) bool {
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
-// sign signs ko in place and says so on stdout.
-func (s *signSetup) sign(ko string, stdout io.Writer) error {
+// sign signs ko, built for release, in place and says so on stdout; a
+// hash the kernel cannot verify gets a warning on stderr.
+func (s *signSetup) sign(ko, release string, stdout, stderr io.Writer) error {
 	if err := modsign.SignFile(ko, s.key, s.hash); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "signed %s with %s (%s, %s, %s)\n", ko, s.key.KeyPath, s.from, s.hash.Name, s.key.Cert.Subject)
+	if !s.hash.KernelVerifies(release) {
+		fmt.Fprintf(stderr, "kgen: warning: %s cannot verify %s signatures (Linux %s+ can): it will refuse the module under signature enforcement; use --sign-hash sha256\n",
+			release, s.hash.Name, s.hash.Since)
+	}
 	return nil
 }
