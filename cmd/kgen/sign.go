@@ -80,7 +80,7 @@ func resolveSigning(f signFlags, stderr io.Writer) (*signSetup, error) {
 		} else {
 			fh.Close()
 		}
-		key, cert, from = mk, mc, "DKMS's MOK key (no --sign-key given)"
+		key, cert, from = mk, mc, "DKMS's MOK key, no --sign-key given"
 	}
 	k, err := modsign.LoadKey(key, cert)
 	if err != nil {
