@@ -698,7 +698,7 @@ fetch_sign_libs() {
 	[[ -e $dir/libcrypto/usr/lib/x86_64-linux-gnu/$soname ]] && return 0
 	case $soname in
 	libcrypto.so.1.1) pkg=libssl1.1 ;;
-	*) log "$name: warning: sign-file needs $soname, which the host lacks; its byte-equality test will skip"; return 0 ;;
+	*) log "$name: warning: sign-file needs $soname, which the host lacks; kgen's sign-file comparison tests cannot run it"; return 0 ;;
 	esac
 	setup_apt "$(suite_of "$name")"
 	ver=$(candidate_version "$pkg")
@@ -720,7 +720,7 @@ main() {
 	flock 9
 	for n in "${names[@]}"; do
 		fetch_one "$n"
-		[[ $n == debian-* && $n != *-arm64 ]] && fetch_sign_libs "$n"
+		if [[ $n == debian-* && $n != *-arm64 ]]; then fetch_sign_libs "$n"; fi
 	done
 	write_ready
 }
