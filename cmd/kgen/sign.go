@@ -74,12 +74,12 @@ func resolveSigning(f signFlags, stderr io.Writer) (*signSetup, error) {
 		if !exists(mk) || !exists(mc) {
 			return nil, nil
 		}
-		if fh, err := os.Open(mk); err != nil {
+		fh, err := os.Open(mk)
+		if err != nil {
 			fmt.Fprintf(stderr, "kgen: not signing: DKMS's MOK key %s is there but unreadable (%v): run as root, pass --sign-key, or --no-sign to silence this\n", mk, errors.Unwrap(err))
 			return nil, nil
-		} else {
-			fh.Close()
 		}
+		fh.Close()
 		key, cert, from = mk, mc, "DKMS's MOK key, no --sign-key given"
 	}
 	k, err := modsign.LoadKey(key, cert)
