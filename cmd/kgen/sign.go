@@ -71,7 +71,7 @@ func resolveSigning(f signFlags, stderr io.Writer) (*signSetup, error) {
 	}
 	if key == "" {
 		mk, mc := filepath.Join(dkmsDir, "mok.key"), filepath.Join(dkmsDir, "mok.pub")
-		if !exists(mk) || !exists(mc) {
+		if !mokFileExists(mk) || !mokFileExists(mc) {
 			return nil, nil
 		}
 		fh, err := os.Open(mk)
@@ -89,7 +89,7 @@ func resolveSigning(f signFlags, stderr io.Writer) (*signSetup, error) {
 	return &signSetup{key: k, hash: h, from: from}, nil
 }
 
-func exists(p string) bool {
+func mokFileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
