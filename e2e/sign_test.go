@@ -27,7 +27,7 @@ func kernelSignFile(t *testing.T, k kernel) func(args ...string) *exec.Cmd {
 	}
 	env := os.Environ()
 	// bullseye's sign-file links libcrypto.so.1.1 (fetch-kernels.sh).
-	if lib := filepath.Join(k.Dir, "libcrypto/usr/lib/x86_64-linux-gnu"); fileExists(lib) {
+	if lib := filepath.Join(k.Dir, "libcrypto/usr/lib/x86_64-linux-gnu"); signTestHas(lib) {
 		env = append(env, "LD_LIBRARY_PATH="+lib)
 	}
 	return func(args ...string) *exec.Cmd {
@@ -37,7 +37,7 @@ func kernelSignFile(t *testing.T, k kernel) func(args ...string) *exec.Cmd {
 	}
 }
 
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+func signTestHas(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // TestBuildSign: kgen build --sign-key on each Debian kernel writes the
 // module its scripts/sign-file would (byte for byte, RSA key from kgen
@@ -104,7 +104,7 @@ func TestBuildSign(t *testing.T) {
 func TestVMSign(t *testing.T) {
 	k := needVM(t, "debian-6.1")
 	deb := filepath.Join(k.Dir, "modules", "ko", "loop.ko")
-	if !fileExists(deb) {
+	if !signTestHas(deb) {
 		msg := "Debian modules not extracted (make kernels, or scripts/extract-modules.sh debian-6.1)"
 		if os.Getenv("KGEN_REQUIRE_VM") == "1" {
 			t.Fatal(msg)
