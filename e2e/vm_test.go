@@ -19,6 +19,7 @@ type guest struct {
 	Files   []string // more files or trees to add, as kgen vm --add SRC:DST
 	SMP     int      // vCPUs; 0 = 1
 	Timeout string   // kgen vm --timeout
+	Append  string   // kgen vm --append: extra kernel command line
 
 	// Extra, if set, returns more --add SRC:DST for kernel k: files built
 	// or extracted for that kernel (test modules, Debian's own modules).
@@ -87,6 +88,9 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 	}
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))
+	}
+	if g.Append != "" {
+		args = append(args, "--append", g.Append)
 	}
 	for _, sp := range g.Specs {
 		if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", out); err != nil {

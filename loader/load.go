@@ -171,6 +171,9 @@ func insmod(o *Options, name, modPath, params string) error {
 		}
 		err = o.InitModule(img, params)
 	}
+	if errors.Is(err, unix.EKEYREJECTED) {
+		return signatureError(o, name, err, f, c, mark)
+	}
 	if err != nil {
 		var hint string
 		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.EPERM) {
