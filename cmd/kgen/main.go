@@ -60,6 +60,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVMCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
+		newDoctorCmd(stdout, stderr), newListCmd(stdout, stderr),
 	)
 	return root
 }
