@@ -25,6 +25,9 @@ import (
 	"kgen/kbuild"
 )
 
+// RunningRelease returns uname -r ("unknown" if uname fails).
+func RunningRelease() string { return unameRelease() }
+
 func unameRelease() string {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {

@@ -337,6 +337,9 @@ func Mounts(root string) (debugfs, tracing string) {
 // absent (or inlined away), present only as a compiler clone, or
 // blacklisted; with the closest probeable names.
 func (t *Table) Problem(name string) string {
+	if base, _, ok := strings.Cut(name, "."); ok && slices.Contains(t.clones[base], name) {
+		return "" // a clone named on purpose: foo.isra.0
+	}
 	fs := t.Lookup(name)
 	for _, f := range fs {
 		if f.Blacklist == "" {
@@ -479,6 +482,17 @@ func FormatFields(format []byte) []string {
 			continue
 		}
 		out = append(out, decl)
+	}
+	return out
+}
+
+// Problems returns Problem's answer for each of names that has one.
+func (t *Table) Problems(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if p := t.Problem(n); p != "" {
+			out = append(out, p)
+		}
 	}
 	return out
 }
