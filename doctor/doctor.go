@@ -527,6 +527,9 @@ func kprobesEnabled(o *Options, debugfs string) Check {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		c.Status, c.Detail, c.Fix = Fail, "no "+p+": the kernel has no kprobes", "use a kernel built with CONFIG_KPROBES=y"
+	case errors.Is(err, os.ErrPermission) && o.Euid() == 0:
+		c.Status, c.Detail = Warn, "cannot read "+p+" as root: lockdown restricts debugfs files that can be written"
+		c.Fix = "see the lockdown check"
 	case err != nil:
 		c.Status, c.Detail, c.Fix = Warn, "cannot read "+p+": "+err.Error(), "run as root"
 	case v == "1":

@@ -60,7 +60,10 @@ when it has no colon). --kernel VMLINUX (an ELF image with symbols) or
 				return err
 			}
 			for _, f := range t.Funcs {
-				if !f.Traceable || f.Blacklist != "" && !all || !match("kprobe", f.Name) {
+				// --all adds the blacklisted functions, traceable or not
+				// (the blacklist holds notrace code too).
+				show := f.Traceable && f.Blacklist == "" || all && f.Blacklist != ""
+				if !show || !match("kprobe", f.Name) {
 					continue
 				}
 				line := "kprobe:" + f.Name
