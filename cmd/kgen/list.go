@@ -48,9 +48,12 @@ when it has no colon). --kernel VMLINUX (an ELF image with symbols) or
 			var t *probepoint.Table
 			var err error
 			offline := vmlinux != "" || sysmap != ""
+			// A glob of one kind reads only what that kind needs.
 			switch {
 			case vmlinux != "" && sysmap != "":
 				return fmt.Errorf("list: give --kernel or --system-map, not both")
+			case strings.HasPrefix(glob, "tracepoint:") && !offline:
+				t = &probepoint.Table{}
 			case offline:
 				t, err = probepoint.LoadFile(vmlinux + sysmap)
 			default:
@@ -75,7 +78,7 @@ when it has no colon). --kernel VMLINUX (an ELF image with symbols) or
 				}
 				fmt.Fprintln(stdout, line)
 			}
-			if offline {
+			if offline || strings.HasPrefix(glob, "kprobe:") {
 				return nil
 			}
 			_, tracing := probepoint.Mounts("/")
