@@ -132,7 +132,7 @@ func Run(o Options) *Report {
 	r := &Report{Release: o.Release}
 	add := func(c Check) { r.Checks = append(r.Checks, c) }
 	info := buildChecks(&o, r, add)
-	loadChecks(&o, info, add)
+	loadChecks(&o, info, r.KDIR, add)
 	r.Build, r.Load = true, true
 	for _, c := range r.Checks {
 		if c.Status == Fail {
@@ -325,17 +325,9 @@ func ParseConfig(b []byte) map[string]string {
 	return m
 }
 
-func loadChecks(o *Options, info *kbuild.KernelInfo, add func(Check)) {
-	kdir := ""
-	if info != nil {
-		kdir = o.KDIR
-		if kdir == "" {
-			kdir = os.Getenv("KDIR")
-		}
-		if kdir == "" {
-			kdir = o.path("/lib/modules/" + o.Release + "/build")
-		}
-	}
+// loadChecks: what loading and probing need on the running kernel; info
+// and kdir are the build dir's (nil and "" when there is none).
+func loadChecks(o *Options, info *kbuild.KernelInfo, kdir string, add func(Check)) {
 	if o.Euid() != 0 {
 		add(Check{Name: "root", Group: Load, Status: Warn,
 			Detail: "not root: loading needs CAP_SYS_MODULE, and some checks below cannot read what they need",

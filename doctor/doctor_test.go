@@ -107,6 +107,10 @@ func TestRun(t *testing.T) {
 			m["/proc/config.gz"] = gz(m["/boot/config-"+rel])
 			delete(m, "/boot/config-"+rel)
 		}, "kernel config", OK, "", true, true},
+		{"config from the KDIR of the running kernel", func(m map[string]string) {
+			m["/lib/modules/"+rel+"/build/.config"] += m["/boot/config-"+rel]
+			delete(m, "/boot/config-"+rel)
+		}, "CONFIG_KRETPROBES", OK, "", true, true},
 		{"no config anywhere", func(m map[string]string) {
 			delete(m, "/boot/config-"+rel)
 			delete(m, "/lib/modules/"+rel+"/build/.config")
