@@ -173,7 +173,7 @@ func Offline(src string, syms []Symbol, nokprobe []uint64) *Table {
 			}
 		}
 		if f.Blacklist == "" && nk[s.Addr] {
-			f.Blacklist = "NOKPROBE_SYMBOL"
+			f.Blacklist = "marked NOKPROBE_SYMBOL"
 		}
 		fs = append(fs, f)
 	}
@@ -347,7 +347,7 @@ func (t *Table) Problem(name string) string {
 		}
 	}
 	if len(fs) > 0 {
-		return fmt.Sprintf("%s is %s: kprobes refuse it%s", name, fs[0].Blacklist, t.didYouMean(name))
+		return fmt.Sprintf("%s is %s: kprobes refuse it (probe a caller)", name, fs[0].Blacklist)
 	}
 	if cl := t.clones[name]; len(cl) > 0 {
 		return fmt.Sprintf("%s was inlined or specialised by the compiler: this kernel has only %s (a probe on that symbol sees the clone's arguments, not the source's)%s", name, strings.Join(cl, ", "), t.didYouMean(name))

@@ -48,7 +48,7 @@ func TestOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab := Offline("map", syms, []uint64{0xffffffff81001800})
-	want := []string{"do_int3!NOKPROBE_SYMBOL", "exc_int3!noinstr", "helper[mymod]", "kprobe_handler!in .kprobes.text (__kprobes)",
+	want := []string{"do_int3!marked NOKPROBE_SYMBOL", "exc_int3!noinstr", "helper[mymod]", "kprobe_handler!in .kprobes.text (__kprobes)",
 		"startup_64", "vfs_read", "vfs_readv", "vfs_write"}
 	if got := names(tab.Funcs); !reflect.DeepEqual(got, want) {
 		t.Errorf("Offline:\n got %q\nwant %q", got, want)
@@ -57,7 +57,7 @@ func TestOffline(t *testing.T) {
 		{"vfs_read", ""},
 		{"vfs_raed", "vfs_raed is not a function of this kernel (inlined away, renamed or absent); did you mean `vfs_read`, `vfs_readv`?"},
 		{"vfs_read_iter", "vfs_read_iter was inlined or specialised by the compiler: this kernel has only vfs_read_iter.isra.0 (a probe on that symbol sees the clone's arguments, not the source's); did you mean `vfs_read`, `vfs_readv`?"},
-		{"exc_int3", "exc_int3 is noinstr: kprobes refuse it"},
+		{"exc_int3", "exc_int3 is noinstr: kprobes refuse it (probe a caller)"},
 		{"nosuchthing_at_all", "nosuchthing_at_all is not a function of this kernel (inlined away, renamed or absent)"},
 	} {
 		if got := tab.Problem(c.name); got != c.want {
@@ -179,7 +179,7 @@ func TestRealKernel(t *testing.T) {
 	}{
 		{mapT, "vfs_read", ""},
 		{elfT, "vfs_read", ""},
-		{elfT, "do_int3", "NOKPROBE_SYMBOL"},
+		{elfT, "do_int3", "marked NOKPROBE_SYMBOL"},
 		{elfT, "exc_int3", "noinstr"},
 		{mapT, "exc_int3", "noinstr"},
 		{mapT, "entry_SYSCALL_64", "in the entry text"},
