@@ -27,12 +27,13 @@ case " $(cat /proc/cmdline) " in
 *)
 	# each kgen list of functions reads kallsyms (~150,000 lines): list
 	# once with and once without --all, and grep those
+	sec list-time
+	t0=$(date +%s)
 	kgen list 'kprobe:*' >/tmp/def; echo "rc=$?" >>/tmp/def
+	echo "list-seconds $(($(date +%s) - t0))"
 	kgen list --all >/tmp/all
 	sec list-vfs
 	grep '^kprobe:vfs_rea' /tmp/def; tail -n1 /tmp/def
-	sec list-bare
-	kgen list 'vfs_read'; echo "rc=$?"
 	sec list-blacklisted
 	grep -c '^kprobe:' /tmp/def; grep -c '^kprobe:.* (blacklisted: ' /tmp/all
 	grep '^kprobe:do_int3 ' /tmp/all; grep -c '^kprobe:do_int3$' /tmp/def
