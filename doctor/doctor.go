@@ -257,8 +257,8 @@ func compilerCheck(o *Options, info *kbuild.KernelInfo) Check {
 			c.Status, c.Detail = OK, fmt.Sprintf("%s (kernel built with %s)", p, want)
 		} else {
 			c.Status = Warn
-			c.Detail = fmt.Sprintf("only %s found, the kernel was built with %s: a mismatched compiler may reject the kernel's flags or build modules that misbehave", p, want)
-			c.Fix = fix
+			c.Detail = fmt.Sprintf("only %s found, the kernel was built with %s: kgen builds with it, but a mismatched compiler may reject the kernel's flags or build modules that misbehave", p, want)
+			c.Fix = fix + " (if this distribution release has it)"
 		}
 		return c
 	}
