@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -210,7 +211,22 @@ func loadELF(path string) (*Table, error) {
 	defer ef.Close()
 	es, err := ef.Symbols()
 	if err != nil {
-		return nil, fmt.Errorf("read kernel symbols of %s: %w: the image is stripped (Debian keeps the symbols in linux-image-<release>-dbg: pass its vmlinux, or its System.map with --system-map)", path, err)
+		// A stripped image (Debian's): its embedded kallsyms tables.
+		data, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return nil, fmt.Errorf("read kernel symbols: %w", rerr)
+		}
+		syms, kerr := imageKallsyms(data)
+		if kerr != nil || ef.Class != elf.ELFCLASS64 || ef.ByteOrder != binary.LittleEndian {
+			return nil, fmt.Errorf("read kernel symbols of %s: %w, and no kallsyms table found in it (a 64-bit little-endian image with CONFIG_KALLSYMS is read without one; else pass the vmlinux of linux-image-<release>-dbg, or a System.map with --system-map)", path, err)
+		}
+		addr := map[string]uint64{}
+		for _, s := range syms {
+			if _, ok := addr[s.Name]; !ok {
+				addr[s.Name] = s.Addr
+			}
+		}
+		return Offline(path+" (kallsyms)", syms, nokprobeTable(ef, addr)), nil
 	}
 	var syms []Symbol
 	addr := map[string]uint64{}

@@ -192,8 +192,40 @@ func TestRealKernel(t *testing.T) {
 	if p := mapT.Problem("vfs_raed"); !strings.Contains(p, "did you mean `vfs_read`") {
 		t.Errorf("Problem(vfs_raed) = %q", p)
 	}
-	if _, err := LoadFile(kernelFile(t, "debian-6.1", "vmlinux")); err == nil || !strings.Contains(err.Error(), "stripped") {
-		t.Errorf("a stripped Debian vmlinux: %v, want an error saying it is stripped", err)
+}
+
+// TestDebianImages lists the functions of the stripped Debian images from
+// their embedded kallsyms, with the kprobe blacklist from their no-kprobe
+// areas and NOKPROBE_SYMBOL table.
+func TestDebianImages(t *testing.T) {
+	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12"} {
+		t.Run(k, func(t *testing.T) {
+			tab, err := LoadFile(kernelFile(t, k, "vmlinux"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			black := 0
+			for _, f := range tab.Funcs {
+				if f.Blacklist != "" {
+					black++
+				}
+			}
+			t.Logf("%s: %d functions, %d blacklisted", tab.Source, len(tab.Funcs), black)
+			if len(tab.Funcs) < 30000 || black < 100 {
+				t.Errorf("%d functions, %d blacklisted: want > 30000 and > 100", len(tab.Funcs), black)
+			}
+			for _, c := range []struct{ name, want string }{
+				{"vfs_read", ""},
+				{"do_int3", "marked NOKPROBE_SYMBOL"},
+				{"exc_int3", "noinstr"},
+				{"entry_SYSCALL_64", "in the entry text"},
+			} {
+				fs := tab.Lookup(c.name)
+				if len(fs) == 0 || fs[0].Blacklist != c.want {
+					t.Errorf("%s: %+v, want blacklist %q", c.name, fs, c.want)
+				}
+			}
+		})
 	}
 }
 
