@@ -201,3 +201,29 @@ func TestDoctorMissingCompiler(t *testing.T) {
 	out, _ = kgen(t, "doctor", "--kdir", k12.KDIR)
 	wantDoctor(t, "gcc-14", out, "compiler", "warn", "the kernel was built with x86_64-linux-gnu-gcc-14", "apt-get install gcc-14")
 }
+
+// TestBuildWarnsOffline: kgen build --kernel with each Debian image
+// (stripped: its embedded kallsyms) warns about a misspelled and a
+// blacklisted function, and still builds. No VM.
+func TestBuildWarnsOffline(t *testing.T) {
+	for _, name := range []string{"debian-5.10", "debian-6.1", "debian-6.12"} {
+		t.Run(name, func(t *testing.T) {
+			k := need(t, name, "KGEN_REQUIRE_KERNELS")
+			out, err := kgen(t, "build", "testdata/misspelled.yaml", "--kdir", k.KDIR, "--kernel", k.Vmlinux, "-o", t.TempDir())
+			if err != nil {
+				t.Fatalf("kgen build: %v\n%s", err, out)
+			}
+			for _, w := range []string{
+				"kgen: warning: vfs_raed is not a function of this kernel (inlined away, renamed or absent); did you mean `vfs_read`",
+				"kgen: warning: do_int3 is marked NOKPROBE_SYMBOL: kprobes refuse it (probe a caller)",
+			} {
+				if !strings.Contains(out, w) {
+					t.Errorf("kgen build --kernel %s: no %q:\n%s", k.Vmlinux, w, out)
+				}
+			}
+			if strings.Contains(out, "warning: vfs_write") {
+				t.Errorf("kgen build warned about vfs_write:\n%s", out)
+			}
+		})
+	}
+}

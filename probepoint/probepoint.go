@@ -1,7 +1,8 @@
 // Package probepoint finds what can be probed on a kernel: the functions
 // a kprobe may attach to (the running kernel's /proc/kallsyms and
 // available_filter_functions minus its kprobe blacklist, or offline a
-// vmlinux's ELF symbols or a System.map, with the blacklist worked out
+// vmlinux's ELF symbols (or, stripped, its embedded kallsyms tables) or a
+// System.map, with the blacklist worked out
 // from the kernel's no-kprobe text areas), and the running kernel's
 // tracepoints. It also says why a function cannot be probed there, with
 // the closest names that can.

@@ -52,7 +52,7 @@ the same spec for the same kernel again copies the cached module.`,
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "build cache directory (default $XDG_CACHE_HOME/kgen or ~/.cache/kgen)")
 	fl.StringVar(&f.cc, "cc", "", "C compiler (default: the kernel's own gcc version when installed, else gcc)")
 	fl.StringArrayVar(&f.makeVars, "make-var", nil, "extra make variable VAR=value (repeatable; e.g. W=1)")
-	fl.StringVar(&f.vmlinux, "kernel", "", "the target's vmlinux (ELF with symbols): warn about probed functions it lacks or blacklists")
+	fl.StringVar(&f.vmlinux, "kernel", "", "the target's vmlinux (uncompressed ELF, stripped or not): warn about probed functions it lacks or blacklists")
 	fl.StringVar(&f.sysmap, "system-map", "", "the target's System.map: warn about probed functions it lacks or blacklists")
 	_ = cmd.MarkFlagDirname("kdir")
 	_ = cmd.MarkFlagDirname("output")

@@ -23,7 +23,7 @@ available_filter_functions, minus the kprobe blacklist; --all adds the
 blacklisted ones, marked with why) and tracepoint:SYSTEM:EVENT for its
 tracefs events (-v adds their fields). GLOB filters the lines (shell
 pattern on "kprobe:NAME" or "tracepoint:SYSTEM:EVENT", or on the bare name
-when it has no colon). --kernel VMLINUX (an ELF image with symbols) or
+when it has no colon). --kernel VMLINUX (an uncompressed ELF image) or
 --system-map FILE lists another kernel's functions offline.`,
 		Example: `  sudo kgen list 'kprobe:vfs_*'
   sudo kgen list -v 'tracepoint:sched:sched_switch'
@@ -105,7 +105,7 @@ when it has no colon). --kernel VMLINUX (an ELF image with symbols) or
 	fl := cmd.Flags()
 	fl.BoolVarP(&verbose, "verbose", "v", false, "print each tracepoint's fields")
 	fl.BoolVar(&all, "all", false, "also list blacklisted functions, marked with why")
-	fl.StringVar(&vmlinux, "kernel", "", "list the functions of this vmlinux (ELF with symbols) instead of the running kernel's")
+	fl.StringVar(&vmlinux, "kernel", "", "list the functions of this vmlinux (ELF; a stripped one is read through its embedded kallsyms) instead of the running kernel's")
 	fl.StringVar(&sysmap, "system-map", "", "list the functions of this System.map instead of the running kernel's")
 	return cmd
 }
