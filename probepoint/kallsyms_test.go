@@ -2,6 +2,8 @@ package probepoint
 
 import (
 	"debug/elf"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"testing"
 )
@@ -75,4 +77,86 @@ func TestImageKallsyms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// synthKallsyms builds an image holding kallsyms tables in 6.12's order
+// (num_syms, names, markers, token_table, token_index, offsets,
+// relative_base) for n functions fn0000.. at 0xffffffff81000000+16*i.
+func synthKallsyms(n int) []byte {
+	le := binary.LittleEndian
+	var tokens [256]string
+	for c := 0; c < 256; c++ {
+		if c > ' ' && c < 0x7f {
+			tokens[c] = string(rune(c))
+		} else {
+			tokens[c] = "fn" // a compression token
+		}
+	}
+	img := make([]byte, 64) // something before the tables
+	img = le.AppendUint32(img, uint32(n))
+	names := []byte{}
+	var marks []uint32
+	for i := 0; i < n; i++ {
+		if i%256 == 0 {
+			marks = append(marks, uint32(len(names)))
+		}
+		s := fmt.Sprintf("T\x01%04d", i) // \x01 expands to "fn"
+		names = append(names, byte(len(s)))
+		names = append(names, s...)
+	}
+	img = append(img, names...)
+	for len(img)%4 != 0 {
+		img = append(img, 0)
+	}
+	for _, m := range marks {
+		img = le.AppendUint32(img, m)
+	}
+	var offs []uint16
+	tt := len(img)
+	for _, t := range tokens {
+		offs = append(offs, uint16(len(img)-tt))
+		img = append(img, t...)
+		img = append(img, 0)
+	}
+	for len(img)%2 != 0 {
+		img = append(img, 0)
+	}
+	for _, o := range offs {
+		img = le.AppendUint16(img, o)
+	}
+	for len(img)%4 != 0 {
+		img = append(img, 0)
+	}
+	for i := 0; i < n; i++ {
+		img = le.AppendUint32(img, uint32(16*i))
+	}
+	for len(img)%8 != 0 {
+		img = append(img, 0)
+	}
+	return le.AppendUint64(img, 0xffffffff81000000)
+}
+
+func TestSynthKallsyms(t *testing.T) {
+	syms, err := imageKallsyms(synthKallsyms(2100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(syms) != 2100 || syms[7].Name != "fn0007" || syms[7].Type != 'T' || syms[7].Addr != 0xffffffff81000070 {
+		t.Fatalf("%d symbols, [7] = %+v", len(syms), syms[min(7, len(syms)-1)])
+	}
+}
+
+func FuzzImageKallsyms(f *testing.F) {
+	f.Add(synthKallsyms(2100))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		syms, err := imageKallsyms(b)
+		if err != nil {
+			return
+		}
+		for _, s := range syms {
+			if !isSymName([]byte(s.Name)) {
+				t.Fatalf("bad name %q", s.Name)
+			}
+		}
+	})
 }
