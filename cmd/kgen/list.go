@@ -27,7 +27,7 @@ when it has no colon). --kernel VMLINUX (an uncompressed ELF image) or
 --system-map FILE lists another kernel's functions offline.`,
 		Example: `  sudo kgen list 'kprobe:vfs_*'
   sudo kgen list -v 'tracepoint:sched:sched_switch'
-  kgen list --system-map /boot/System.map-6.1.0-57-amd64 'tcp_*'`,
+  kgen list --kernel ~/.cache/kgen/kernels/debian-6.1/vmlinux 'tcp_v4_*'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			glob := "*"
