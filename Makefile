@@ -57,6 +57,8 @@ fuzz:
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzForgedComm$$' -fuzztime $(call fuzztime,20000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseFormat$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseKallsyms$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probepoint -run '^$$' -fuzz '^FuzzParseSymbols$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probepoint -run '^$$' -fuzz '^FuzzImageKallsyms$$' -fuzztime $(call fuzztime,100000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadModInfo$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(call fuzztime,5000x)
 	$(GO) test ./loader/kedrconf -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)

@@ -86,6 +86,9 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 			args = append(args, "--add", f)
 		}
 	}
+	if g.Append != "" {
+		args = append(args, "--append", g.Append)
+	}
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))
 	}

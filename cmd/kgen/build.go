@@ -20,6 +20,7 @@ type buildFlags struct {
 	jobs                                 int
 	makeVars                             []string
 	sign                                 signFlags
+	vmlinux, sysmap                      string // target's symbols, for probe warnings
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -59,6 +60,8 @@ present. kgen keygen makes a key to enroll. See docs/signing.md.`,
 	fl.StringVar(&f.cc, "cc", "", "C compiler (default: the kernel's own gcc version when installed, else gcc)")
 	fl.StringArrayVar(&f.makeVars, "make-var", nil, "extra make variable VAR=value (repeatable; e.g. W=1)")
 	f.sign.register(fl)
+	fl.StringVar(&f.vmlinux, "kernel", "", "the target's vmlinux (uncompressed ELF, stripped or not): warn about probed functions it lacks or blacklists")
+	fl.StringVar(&f.sysmap, "system-map", "", "the target's System.map: warn about probed functions it lacks or blacklists")
 	_ = cmd.MarkFlagDirname("kdir")
 	_ = cmd.MarkFlagDirname("output")
 	_ = cmd.RegisterFlagCompletionFunc("arch", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -87,6 +90,9 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("build %s: --make-var %q: want VAR=value", name, v)
 		}
+	}
+	for _, w := range probeWarnings(s, kdir, f.vmlinux, f.sysmap) {
+		fmt.Fprintf(stderr, "kgen: warning: %s\n", w)
 	}
 	cfg := kbuild.Config{
 		KDIR:         kdir,

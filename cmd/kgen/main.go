@@ -61,6 +61,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
 		newKeygenCmd(stdout),
+		newDoctorCmd(stdout, stderr), newListCmd(stdout, stderr),
 	)
 	return root
 }
