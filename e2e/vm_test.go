@@ -92,9 +92,6 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))
 	}
-	if g.Append != "" {
-		args = append(args, "--append", g.Append)
-	}
 	for _, sp := range g.Specs {
 		if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", out); err != nil {
 			t.Fatalf("kgen build %s: %v\n%s", sp, err, o)
