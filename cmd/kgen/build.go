@@ -15,10 +15,13 @@ import (
 )
 
 type buildFlags struct {
-	kdir, arch, cross, out, cacheDir, cc string
-	keepSource, verbose                  bool
-	jobs                                 int
-	makeVars                             []string
+	kdir                           string   // one kernel (kgen run's build)
+	kdirs                          []string // --kdir, repeatable
+	kernels                        string
+	arch, cross, out, cacheDir, cc string
+	keepSource, verbose            bool
+	jobs                           int
+	makeVars                       []string
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -29,11 +32,19 @@ func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `build generates the spec's module and builds it with the target kernel's
 Kbuild, writing OUTDIR/<name>.ko. The kernel build dir is --kdir, else $KDIR,
 else /lib/modules/$(uname -r)/build. Builds are cached by content: building
-the same spec for the same kernel again copies the cached module.`,
+the same spec for the same kernel again copies the cached module.
+
+With several --kdir, or --kernels DIR (one subdirectory per kernel, as
+$KGEN_KERNELS has: NAME/kdir and NAME/make.env), it builds for every kernel
+in parallel, bounded by the CPUs, into OUTDIR/<release>/<name>.ko. One
+kernel's failure does not stop the others; the exit status is the number
+of kernels that failed.`,
 		Example: `  kgen build examples/kretprobe.yaml
   kgen build probe.yaml --kdir ~/.cache/kgen/kernels/debian-6.1/kdir -o out
   kgen build probe.yaml --kdir /src/linux-arm64 --arch arm64 --cross-compile aarch64-linux-gnu-
-  kgen build probe.yaml --make-var W=1 --keep-source -v`,
+  kgen build probe.yaml --make-var W=1 --keep-source -v
+  kgen build probe.yaml --kernels ~/.cache/kgen/kernels -o out
+  kgen build probe.yaml --kdir /lib/modules/6.1.0-57-amd64/build --kdir /lib/modules/6.12.48-amd64/build`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: specFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,7 +52,8 @@ the same spec for the same kernel again copies the cached module.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kdir, "kdir", "", "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build)")
+	fl.StringArrayVar(&f.kdirs, "kdir", nil, "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build); repeat to build for several")
+	fl.StringVar(&f.kernels, "kernels", "", "build for every kernel in this directory (one subdirectory each: NAME/kdir, NAME/make.env)")
 	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64)")
 	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (e.g. aarch64-linux-gnu-)")
 	fl.StringVarP(&f.out, "output", "o", "out", "directory to write <name>.ko to")
@@ -52,6 +64,8 @@ the same spec for the same kernel again copies the cached module.`,
 	fl.StringVar(&f.cc, "cc", "", "C compiler (default: the kernel's own gcc version when installed, else gcc)")
 	fl.StringArrayVar(&f.makeVars, "make-var", nil, "extra make variable VAR=value (repeatable; e.g. W=1)")
 	_ = cmd.MarkFlagDirname("kdir")
+	_ = cmd.MarkFlagDirname("kernels")
+	cmd.MarkFlagsMutuallyExclusive("kdir", "kernels")
 	_ = cmd.MarkFlagDirname("output")
 	_ = cmd.RegisterFlagCompletionFunc("arch", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"x86_64", "x86", "arm64", "arm", "riscv", "powerpc", "s390", "mips"}, cobra.ShellCompDirectiveNoFileComp
@@ -65,14 +79,20 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		return err
 	}
 	name := s.Header().Name
-	kdir, err := kbuild.FindKDIR(f.kdir)
-	if err != nil {
-		return err
-	}
 	for _, v := range f.makeVars {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("build %s: --make-var %q: want VAR=value", name, v)
 		}
+	}
+	if len(f.kdirs) > 1 || f.kernels != "" {
+		return runBuildMany(cmd, tree, name, f, stdout, stderr)
+	}
+	if len(f.kdirs) == 1 {
+		f.kdir = f.kdirs[0]
+	}
+	kdir, err := kbuild.FindKDIR(f.kdir)
+	if err != nil {
+		return err
 	}
 	cfg := kbuild.Config{
 		KDIR:         kdir,
