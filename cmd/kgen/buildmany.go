@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,6 +64,10 @@ func runBuildMany(cmd *cobra.Command, tree generator.Tree, name string, f buildF
 
 	for _, s := range states {
 		if s.Err != nil {
+			var be *kbuild.BuildError
+			if f.verbose && errors.As(s.Err, &be) {
+				fmt.Fprintf(stderr, "%s\n%s\n", be.Command, be.Output)
+			}
 			fmt.Fprintf(stderr, "kgen: %s (%s): %v\n", s.Kernel.Name, s.Kernel.KDIR, s.Err)
 			continue
 		}
