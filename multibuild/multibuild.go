@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -88,8 +89,14 @@ func Load(name, kdir string) (Kernel, error) {
 	if err != nil {
 		return Kernel{}, err
 	}
+	// The release names a directory under OUTDIR: it must stay there.
+	if !releaseRE.MatchString(rel) || rel == "." || rel == ".." {
+		return Kernel{}, fmt.Errorf("read kernel release of %s: %q is not a release name (letters, digits, . _ + ~ -)", abs, rel)
+	}
 	return Kernel{Name: name, KDIR: abs, Release: rel}, nil
 }
+
+var releaseRE = regexp.MustCompile(`^[A-Za-z0-9._+~-]{1,64}$`)
 
 // CheckReleases rejects two kernels of one release: both would write
 // OUTDIR/<release>/<name>.ko.

@@ -40,6 +40,7 @@ func TestDiscover(t *testing.T) {
 	os.MkdirAll(filepath.Join(d, "norelease"), 0o755)
 	os.WriteFile(filepath.Join(d, "norelease", "Makefile"), nil, 0o644)
 	os.WriteFile(filepath.Join(d, "norelease", ".config"), nil, 0o644)
+	fakeKDIR(t, filepath.Join(d, "escape", "kdir"), "../../etc")
 	fakeKDIR(t, filepath.Join(d, "badenv", "kdir"), "1")
 	os.WriteFile(filepath.Join(d, "badenv", "make.env"), []byte("not a var\n"), 0o644)
 
@@ -63,13 +64,14 @@ func TestDiscover(t *testing.T) {
 		"notes":     "not a kernel",
 		"norelease": "utsrelease.h",
 		"badenv":    "want VAR=value",
+		"escape":    "not a release name",
 	} {
 		if !strings.Contains(reasons[name], frag) {
 			t.Errorf("skip reason of %s = %q, want it to say %q", name, reasons[name], frag)
 		}
 	}
-	if len(skipped) != 3 {
-		t.Errorf("skipped %v, want notes, norelease, badenv", skipped)
+	if len(skipped) != 4 {
+		t.Errorf("skipped %v, want notes, norelease, badenv, escape", skipped)
 	}
 
 	if _, _, err := Discover(filepath.Join(d, "notes")); err == nil || !strings.Contains(err.Error(), "no subdirectory holds a kernel") {
