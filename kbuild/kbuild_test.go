@@ -339,3 +339,20 @@ func TestLinkWatcher(t *testing.T) {
 		}
 	}
 }
+
+func TestKernelRelease(t *testing.T) {
+	d := t.TempDir()
+	if _, err := KernelRelease(d); err == nil || !strings.Contains(err.Error(), "modules_prepare") {
+		t.Errorf("KernelRelease without utsrelease.h = %v, want the fix named", err)
+	}
+	p := filepath.Join(d, "include", "generated", "utsrelease.h")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte("/* x */\n"), 0o644)
+	if _, err := KernelRelease(d); err == nil || !strings.Contains(err.Error(), "no UTS_RELEASE") {
+		t.Errorf("KernelRelease of an empty utsrelease.h = %v", err)
+	}
+	os.WriteFile(p, []byte("#define UTS_RELEASE \"6.1.0-57-amd64\"\n"), 0o644)
+	if r, err := KernelRelease(d); err != nil || r != "6.1.0-57-amd64" {
+		t.Errorf("KernelRelease = %q, %v", r, err)
+	}
+}
