@@ -19,20 +19,13 @@ const dkmsVMKernel = "debian-6.1"
 // --kernelsourcedir KDIR) for 5.10, 6.1 and 6.12: the tree's own Makefile
 // runs the feature probes, kgen is not involved. dkms works in temporary
 // trees (--dkmstree, --sourcetree, --installtree), so /var/lib/dkms and
-// /usr/src are left alone. Then the 6.1 module DKMS built is loaded,
+// /usr/src are left alone, and needs no root (dkms add of a tree already
+// in the source tree, and dkms build, only need the DKMS tree writable). Then the 6.1 module DKMS built is loaded,
 // traced and unloaded in one VM boot.
 func TestDKMS(t *testing.T) {
 	dkmsBin, err := exec.LookPath("dkms")
 	if err != nil {
 		msg := "no dkms (scripts/install-deps.sh installs it): " + err.Error()
-		if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	if os.Geteuid() != 0 {
-		// dkms refuses to run as another user than root.
-		msg := "dkms needs root"
 		if os.Getenv("KGEN_REQUIRE_KERNELS") == "1" {
 			t.Fatal(msg)
 		}
