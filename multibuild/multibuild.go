@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +37,7 @@ type Skipped struct {
 // scripts/fetch-kernels.sh lays them out ($KGEN_KERNELS): NAME/kdir (or NAME
 // itself) is the kernel build dir, NAME/make.env its make variables. A
 // subdirectory that holds no kernel build dir is skipped, with the reason.
+// Kernels come in name order.
 func Discover(dir string) ([]Kernel, []Skipped, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -121,7 +121,7 @@ type State struct {
 	Err     error
 }
 
-// Finished phases.
+// Phases of State beside kbuild's (PhaseProbing, PhaseCompiling, PhaseLinking).
 const (
 	PhaseWaiting = "waiting"
 	PhaseStart   = "starting"
@@ -129,11 +129,6 @@ const (
 	PhaseDone    = "done"
 	PhaseFailed  = "failed"
 )
-
-// Finished reports whether the build ended.
-func (s State) Finished() bool {
-	return s.Phase == PhaseCached || s.Phase == PhaseDone || s.Phase == PhaseFailed
-}
 
 // Options is how Run builds.
 type Options struct {
@@ -262,9 +257,4 @@ func FirstError(err error) string {
 	}
 	line, _, _ := strings.Cut(err.Error(), "\n")
 	return line
-}
-
-// SortByName orders kernels by name (Discover's order is the directory's).
-func SortByName(ks []Kernel) {
-	sort.Slice(ks, func(i, j int) bool { return ks[i].Name < ks[j].Name })
 }
