@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -42,12 +43,12 @@ dkms and is named after the module: NAME-dkms ('_' as '-').`,
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("package %s: %w", args[0], err)
 			}
-			var data strings.Builder
+			var data bytes.Buffer
 			if err := dkmspkg.Build(p, &data); err != nil {
 				return err
 			}
 			file := filepath.Join(out, dkmspkg.FileName(p))
-			if err := kbuild.WriteTree(out, map[string][]byte{filepath.Base(file): []byte(data.String())}); err != nil {
+			if err := kbuild.WriteTree(out, map[string][]byte{filepath.Base(file): data.Bytes()}); err != nil {
 				return fmt.Errorf("package %s: write %s: %w", args[0], file, err)
 			}
 			fmt.Fprintf(stdout, "wrote %s\n", file)
