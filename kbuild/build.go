@@ -38,7 +38,17 @@ type Config struct {
 	SrcDir  string
 	Verbose io.Writer // raw make output as it comes (-v); nil = captured only
 	Log     io.Writer // progress and warnings for the user; nil = silent
+	// Progress, when set, is told each phase of a cold build as it starts
+	// (PhaseProbing, PhaseCompiling, PhaseLinking), from Build's goroutine.
+	Progress func(phase string)
 }
+
+// The phases of a cold build, as Config.Progress hears them.
+const (
+	PhaseProbing   = "probing features"
+	PhaseCompiling = "compiling"
+	PhaseLinking   = "linking"
+)
 
 // Result is a built module.
 type Result struct {
@@ -239,6 +249,42 @@ func (b *builder) logf(format string, args ...any) {
 	}
 }
 
+func (b *builder) phase(p string) {
+	if b.cfg.Progress != nil {
+		b.cfg.Progress(p)
+	}
+}
+
+// linkWatcher reads make's output as it comes and reports PhaseLinking at
+// Kbuild's first modpost or link step.
+type linkWatcher struct {
+	progress func(string)
+	line     []byte
+	done     bool
+}
+
+func (w *linkWatcher) Write(p []byte) (int, error) {
+	if w.done {
+		return len(p), nil
+	}
+	for _, c := range p {
+		if c != '\n' {
+			if len(w.line) < 256 {
+				w.line = append(w.line, c)
+			}
+			continue
+		}
+		f := strings.Fields(string(w.line))
+		w.line = w.line[:0]
+		if len(f) > 0 && (f[0] == "MODPOST" || f[0] == "LD" && len(f) > 1 && f[1] == "[M]") {
+			w.done = true
+			w.progress(PhaseLinking)
+			break
+		}
+	}
+	return len(p), nil
+}
+
 func (b *builder) saveIndex() {
 	if err := b.ix.save(); err != nil {
 		b.logf("warning: %v", err)
@@ -315,6 +361,7 @@ func (b *builder) cold(ctx context.Context, tree map[string][]byte, name, outDir
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", ko, err)
 	}
+	b.phase(PhaseProbing)
 	features, err := b.features(ctx, probes)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", ko, err)
@@ -352,7 +399,17 @@ func (b *builder) cold(ctx context.Context, tree map[string][]byte, name, outDir
 	os.Remove(filepath.Join(dir, ko)) // a stale module must not pass for a new one
 
 	a := b.makeArgs(dir, []string{"modules"})
-	out, err := runMake(ctx, a, b.cfg.Verbose)
+	b.phase(PhaseCompiling)
+	verbose := b.cfg.Verbose
+	if b.cfg.Progress != nil {
+		lw := &linkWatcher{progress: b.cfg.Progress}
+		if verbose != nil {
+			verbose = io.MultiWriter(verbose, lw)
+		} else {
+			verbose = lw
+		}
+	}
+	out, err := runMake(ctx, a, verbose)
 	diags := parseDiagnostics(out, dir, full)
 	if err != nil {
 		if _, ok := err.(*ToolError); ok || ctx.Err() != nil {

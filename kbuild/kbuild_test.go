@@ -311,3 +311,48 @@ func TestBuildCancelled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// linkWatcher turns Kbuild's first MODPOST or "LD [M]" line, however make's
+// output is split into writes, into one PhaseLinking.
+func TestLinkWatcher(t *testing.T) {
+	for _, tc := range []struct {
+		writes []string
+		want   int
+	}{
+		{[]string{"  CC [M]  /m/m.o\n", "  MODPOST /m/Module.symvers\n", "  LD [M]  /m/m.ko\n"}, 1},
+		{[]string{"  CC [M]  /m/m.o\n  LD", " [M]  /m/m.ko\n"}, 1},
+		{[]string{"  CC [M]  /m/m.o\n", "  LD [M]  /m/m.ko"}, 0}, // no newline yet
+		{[]string{"m.c:1:1: error: LD [M] in a message\n"}, 0},
+	} {
+		n := 0
+		w := &linkWatcher{progress: func(p string) {
+			if p != PhaseLinking {
+				t.Errorf("phase %q", p)
+			}
+			n++
+		}}
+		for _, s := range tc.writes {
+			w.Write([]byte(s))
+		}
+		if n != tc.want {
+			t.Errorf("%q: %d linking phases, want %d", tc.writes, n, tc.want)
+		}
+	}
+}
+
+func TestKernelRelease(t *testing.T) {
+	d := t.TempDir()
+	if _, err := KernelRelease(d); err == nil || !strings.Contains(err.Error(), "modules_prepare") {
+		t.Errorf("KernelRelease without utsrelease.h = %v, want the fix named", err)
+	}
+	p := filepath.Join(d, "include", "generated", "utsrelease.h")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte("/* x */\n"), 0o644)
+	if _, err := KernelRelease(d); err == nil || !strings.Contains(err.Error(), "no UTS_RELEASE") {
+		t.Errorf("KernelRelease of an empty utsrelease.h = %v", err)
+	}
+	os.WriteFile(p, []byte("#define UTS_RELEASE \"6.1.0-57-amd64\"\n"), 0o644)
+	if r, err := KernelRelease(d); err != nil || r != "6.1.0-57-amd64" {
+		t.Errorf("KernelRelease = %q, %v", r, err)
+	}
+}

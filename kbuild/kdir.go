@@ -75,6 +75,21 @@ func FindKDIR(flag string) (string, error) {
 	return abs, nil
 }
 
+// KernelRelease returns the release (UTS_RELEASE) a kernel build dir is
+// for, read from its include/generated/utsrelease.h.
+func KernelRelease(kdir string) (string, error) {
+	f := filepath.Join(kdir, "include/generated/utsrelease.h")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return "", fmt.Errorf("read kernel release: %w: is %s a configured kernel build tree (run make modules_prepare in it)?", err, kdir)
+	}
+	r := parseUTSRelease(b)
+	if r == "" {
+		return "", fmt.Errorf("read kernel release: no UTS_RELEASE in %s", f)
+	}
+	return r, nil
+}
+
 func unameRelease() (string, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {

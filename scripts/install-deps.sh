@@ -34,6 +34,8 @@ pkgs=(
 	ca-certificates debian-archive-keyring gpgv gnupg util-linux
 	# the module signing tests: keys made and signatures checked by openssl
 	openssl
+	# e2e's TestDKMS builds kgen dkms trees with Debian's own dkms
+	dkms
 )
 ((arm64 == 1)) && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm)
 

@@ -15,12 +15,15 @@ import (
 )
 
 type buildFlags struct {
-	kdir, arch, cross, out, cacheDir, cc string
-	keepSource, verbose                  bool
-	jobs                                 int
-	makeVars                             []string
-	sign                                 signFlags
-	vmlinux, sysmap                      string // target's symbols, for probe warnings
+	kdir                           string   // one kernel (kgen run's build)
+	kdirs                          []string // --kdir, repeatable
+	kernels                        string
+	arch, cross, out, cacheDir, cc string
+	keepSource, verbose            bool
+	jobs                           int
+	makeVars                       []string
+	sign                           signFlags
+	vmlinux, sysmap                string // target's symbols, for probe warnings
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -36,12 +39,20 @@ the same spec for the same kernel again copies the cached module.
 --sign-key signs the module as the kernel's scripts/sign-file does (for
 kernels with module.sig_enforce or Secure Boot); without it kgen signs with
 $KGEN_SIGN_KEY, else DKMS's MOK pair (/var/lib/dkms/mok.key, mok.pub) when
-present. kgen keygen makes a key to enroll. See docs/signing.md.`,
+present. kgen keygen makes a key to enroll. See docs/signing.md.
+
+With several --kdir, or --kernels DIR (one subdirectory per kernel, as
+$KGEN_KERNELS has: NAME/kdir and NAME/make.env), it builds for every kernel
+in parallel, bounded by the CPUs, into OUTDIR/<release>/<name>.ko. One
+kernel's failure does not stop the others; the exit status is the number
+of kernels that failed.`,
 		Example: `  kgen build examples/kretprobe.yaml
   kgen build probe.yaml --kdir ~/.cache/kgen/kernels/debian-6.1/kdir -o out
   kgen build probe.yaml --kdir /src/linux-arm64 --arch arm64 --cross-compile aarch64-linux-gnu-
   kgen build probe.yaml --make-var W=1 --keep-source -v
-  kgen build probe.yaml --sign-key kgen-signing.key --sign-cert kgen-signing.der`,
+  kgen build probe.yaml --sign-key kgen-signing.key --sign-cert kgen-signing.der
+  kgen build probe.yaml --kernels ~/.cache/kgen/kernels -o out
+  kgen build probe.yaml --kdir /lib/modules/6.1.0-57-amd64/build --kdir /lib/modules/6.12.48-amd64/build`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: specFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,7 +60,8 @@ present. kgen keygen makes a key to enroll. See docs/signing.md.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kdir, "kdir", "", "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build)")
+	fl.StringArrayVar(&f.kdirs, "kdir", nil, "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build); repeat to build for several")
+	fl.StringVar(&f.kernels, "kernels", "", "build for every kernel in this directory (one subdirectory each: NAME/kdir, NAME/make.env)")
 	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64)")
 	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (e.g. aarch64-linux-gnu-)")
 	fl.StringVarP(&f.out, "output", "o", "out", "directory to write <name>.ko to")
@@ -63,6 +75,8 @@ present. kgen keygen makes a key to enroll. See docs/signing.md.`,
 	fl.StringVar(&f.vmlinux, "kernel", "", "the target's vmlinux (uncompressed ELF, stripped or not): warn about probed functions it lacks or blacklists")
 	fl.StringVar(&f.sysmap, "system-map", "", "the target's System.map: warn about probed functions it lacks or blacklists")
 	_ = cmd.MarkFlagDirname("kdir")
+	_ = cmd.MarkFlagDirname("kernels")
+	cmd.MarkFlagsMutuallyExclusive("kdir", "kernels")
 	_ = cmd.MarkFlagDirname("output")
 	_ = cmd.RegisterFlagCompletionFunc("arch", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"x86_64", "x86", "arm64", "arm", "riscv", "powerpc", "s390", "mips"}, cobra.ShellCompDirectiveNoFileComp
@@ -82,14 +96,20 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("build %s: %w", name, err)
 	}
-	kdir, err := kbuild.FindKDIR(f.kdir)
-	if err != nil {
-		return err
-	}
 	for _, v := range f.makeVars {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("build %s: --make-var %q: want VAR=value", name, v)
 		}
+	}
+	if len(f.kdirs) > 1 || f.kernels != "" {
+		return runBuildMany(cmd, tree, name, f, signing, stdout, stderr)
+	}
+	if len(f.kdirs) == 1 {
+		f.kdir = f.kdirs[0]
+	}
+	kdir, err := kbuild.FindKDIR(f.kdir)
+	if err != nil {
+		return err
 	}
 	for _, w := range probeWarnings(s, kdir, f.vmlinux, f.sysmap) {
 		fmt.Fprintf(stderr, "kgen: warning: %s\n", w)
