@@ -128,7 +128,7 @@ func TestReadPipeDrainsAfterCancel(t *testing.T) {
 	cancel()
 	var got []string
 	start := time.Now()
-	err := readPipe(ctx, func() int { return p[0] }, 50*time.Millisecond, func(l string) error {
+	err := readPipe(ctx, func() int { return p[0] }, 50*time.Millisecond, drainLimit, func(l string) error {
 		got = append(got, l)
 		return nil
 	}, nil)

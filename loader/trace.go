@@ -27,6 +27,11 @@ type TraceOptions struct {
 	OnUnparsed func(line string) error
 	// PollInterval bounds how long cancellation takes; default 200ms.
 	PollInterval time.Duration
+	// Drain bounds the reading of what the ring buffer still holds once
+	// ctx is done (reading stops earlier when the buffer is empty);
+	// default drainLimit. kgen run, whose traced command has exited,
+	// gives it longer: the buffer may hold a burst the reader is behind.
+	Drain time.Duration
 }
 
 // TraceSummary is what Trace saw.
@@ -185,7 +190,11 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 		return fn(ev)
 	}
 
-	err = readPipe(ctx, func() int { return fd }, interval, handle, gone)
+	drainFor := topts.Drain
+	if drainFor <= 0 {
+		drainFor = drainLimit
+	}
+	err = readPipe(ctx, func() int { return fd }, interval, drainFor, handle, gone)
 	if fd >= 0 {
 		unix.Close(fd)
 	}
@@ -245,11 +254,11 @@ func ignoreSelf(o *Options, inst string) func() {
 const drainLimit = 2 * time.Second
 
 // readPipe calls line for every line of the non-blocking trace_pipe fd()
-// until ctx ends, then for what is still buffered (for up to drainLimit),
+// until ctx ends, then for what is still buffered (for up to drainFor),
 // so events recorded before a Ctrl-C or the end of --duration are not
 // dropped. When the pipe is idle it asks gone (if not nil) whether the
 // file went away, which may replace fd().
-func readPipe(ctx context.Context, fdf func() int, interval time.Duration, line func(string) error, gone func() (bool, error)) error {
+func readPipe(ctx context.Context, fdf func() int, interval, drainFor time.Duration, line func(string) error, gone func() (bool, error)) error {
 	buf := make([]byte, 64*1024)
 	var pending []byte
 	ms := int(interval / time.Millisecond)
@@ -297,7 +306,7 @@ func readPipe(ctx context.Context, fdf func() int, interval time.Duration, line 
 		return err
 	}
 	drain := func() error {
-		end := time.Now().Add(drainLimit)
+		end := time.Now().Add(drainFor)
 		_, err := readAll(func() bool { return time.Now().Before(end) })
 		return err
 	}

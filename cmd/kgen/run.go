@@ -169,7 +169,9 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	if st.Names, err = loader.SyscallNames(mi.Name, opts); err != nil {
 		fmt.Fprintf(stderr, "kgen run: %v; syscalls show by number\n", err)
 	}
-	topts := &loader.TraceOptions{Options: opts}
+	// Once CMD has exited, what the ring buffer holds is read to the end
+	// (a burst the reader is behind on), for up to two minutes.
+	topts := &loader.TraceOptions{Options: opts, Drain: 2 * time.Minute}
 	// kgen's own child before it execs CMD is not CMD: its events are
 	// dropped until that exec, as strace -f CMD starts at CMD's execve.
 	started := child == nil
