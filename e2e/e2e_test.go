@@ -389,6 +389,7 @@ type event struct {
 	Pid    int            `json:"pid"`
 	Task   string         `json:"task"`
 	Fields map[string]any `json:"fields"`
+	Stack  []string       `json:"stack"`
 }
 
 func events(t *testing.T, s string) []event {
@@ -426,7 +427,7 @@ func str(e event, key string) string {
 func init() {
 	scenarios[spec.KindKretprobe] = scenario{
 		guest: guest{
-			Specs:   []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"},
+			Specs:   []string{"../examples/kretprobe.yaml", "../examples/entry.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"},
 			Script:  "testdata/guest.sh",
 			Timeout: "4m",
 		},
@@ -457,7 +458,7 @@ func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-before"]); m != "" {
 		t.Errorf("guest has debugfs/tracefs mounted before kgen load: %s", m)
 	}
-	for _, sec := range []string{"lat-load", "lat-unload", "comm-load", "comm-unload", "pid-load", "pid-unload", "nmissed-load", "nmissed-unload"} {
+	for _, sec := range []string{"lat-load", "lat-unload", "comm-load", "comm-unload", "pid-load", "pid-unload", "nmissed-load", "nmissed-unload", "entry-load", "entry-unload"} {
 		if !strings.Contains(s[sec], "rc=0") {
 			t.Errorf("%s failed:\n%s", sec, s[sec])
 		}
@@ -534,6 +535,34 @@ func checkGuest(t *testing.T, s map[string]string) {
 		t.Errorf("kgen unload printed no counters:\n%s", s["nmissed-unload"])
 	}
 
+	// 4b. Entry-only probe: a plain kprobe ("k" in the kprobes list, not
+	// "r"), dd's five 333-byte reads with their stacks, the 100-byte ones
+	// dropped by the when filter at entry, the sizes in the histogram.
+	if !regexp.MustCompile(`(?m)^[0-9a-f]+\s+k\s+vfs_read\+0x0`).MatchString(s["entry-kprobes"]) {
+		t.Errorf("entry-only probe is not a kprobe on vfs_read in the kprobes list:\n%s", s["entry-kprobes"])
+	}
+	n333 := 0
+	for _, e := range events(t, s["entry-events"]) {
+		if str(e, "comm") != "dd" && e.Task != "dd" {
+			continue
+		}
+		switch num(e, "count") {
+		case 100:
+			t.Errorf("entry-only when filter let through a 100-byte read: %+v", e)
+		case 333:
+			n333++
+			if len(e.Stack) == 0 || !strings.Contains(strings.Join(e.Stack, " "), "read") {
+				t.Errorf("entry-only event stack %q, want the read(2) path", e.Stack)
+			}
+		}
+	}
+	if n333 != 5 {
+		t.Errorf("entry-only probe: %d events of dd's five 333-byte reads, want 5:\n%s", n333, s["entry-events"])
+	}
+	if !regexp.MustCompile(`(?m)^\[256, 512\)\s+[1-9]`).MatchString(s["entry-hist"]) {
+		t.Errorf("entry-only histogram has no 256..511 bucket with hits:\n%s", s["entry-hist"])
+	}
+
 	// 5. Rollback of a failed load: the README's message, naming the
 	// function the spec probes (read from the spec, not from kgen).
 	if !regexp.MustCompile(`(?m)^rc=[1-9][0-9]*$`).MatchString(s["rollback"]) {
@@ -553,7 +582,7 @@ func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-after"]); m != "" {
 		t.Errorf("mounts left after unload: %s", m)
 	}
-	for _, mod := range []string{"vfs_read_lat", "reads", "nanosleep", "nosuchfn"} {
+	for _, mod := range []string{"vfs_read_lat", "read_sizes", "reads", "nanosleep", "nosuchfn"} {
 		if regexp.MustCompile(`(?m)^` + mod + ` `).MatchString(s["modules-after"]) {
 			t.Errorf("module %s still loaded", mod)
 		}

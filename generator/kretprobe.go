@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"strings"
 
 	"kgen/spec"
 )
@@ -21,6 +22,7 @@ type krpProbe struct {
 	Retval    *Field
 	Latency   bool
 	Stack     bool
+	Entry     bool // entry-only: a plain kprobe, everything done at entry
 	Pid       int
 	Comm      string // C string literal
 	When      string // C expression over ev.*, "" = none
@@ -32,7 +34,10 @@ type krpProbe struct {
 
 type krpData struct {
 	Header
-	Probes []krpProbe
+	Probes     []krpProbe
+	Kretprobes bool   // some probe is a kretprobe
+	Kprobes    bool   // some probe is an entry-only kprobe
+	Resolved   string // C string literal: which probe became what
 }
 
 func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
@@ -42,6 +47,7 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 	}
 	d := krpData{Header: h}
 	var rt Runtime
+	var resolved []string
 	for i, p := range k.Probes {
 		path := fmt.Sprintf("probes[%d]", i)
 		// ID and the retval defaults come from spec's Default.
@@ -52,6 +58,7 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 			Maxactive: p.Maxactive,
 			Latency:   p.Latency,
 			Stack:     p.Stack,
+			Entry:     p.EntryOnly(),
 			Pid:       p.Filter.Pid,
 			Comm:      CString(p.Filter.Comm),
 		}
@@ -100,6 +107,15 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 		rt.Args = rt.Args || len(kp.Args) > 0
 		rt.Stack = rt.Stack || kp.Stack
 		d.Probes = append(d.Probes, kp)
+		how := "kretprobe"
+		if kp.Entry {
+			how = "kprobe (entry-only: no retval, no latency)"
+			d.Kprobes = true
+		} else {
+			d.Kretprobes = true
+		}
+		resolved = append(resolved, p.Function+": "+how)
 	}
+	d.Resolved = CString(strings.Join(resolved, "; "))
 	return Module{Data: d, Runtime: rt}, nil
 }

@@ -104,6 +104,14 @@ func (p *KretprobeFunc) CapturedFields() []string {
 	return append(fs, "pid")
 }
 
+// EntryOnly reports whether the probe needs nothing at the function's
+// return (no retval, no latency; its filter and histogram can then only
+// use arguments and pid), so that it is generated as a plain kprobe: the
+// kretprobe machinery costs about twice a kprobe's.
+func (p *KretprobeFunc) EntryOnly() bool {
+	return p.Retval == nil && !p.Latency
+}
+
 // Validate checks every probe and parses its filter expression into When.
 func (k *Kretprobe) Validate(v *Validator) {
 	switch {
@@ -188,7 +196,7 @@ func (k *Kretprobe) validateFields(v *Validator, p *KretprobeFunc, path string) 
 
 func (*Kretprobe) fieldDocs() map[string]fieldDoc {
 	return map[string]fieldDoc{
-		"":       {Description: "A module with one kretprobe per probe: captures arguments at entry, the return value and latency at return, and emits a trace event per hit."},
+		"":       {Description: "A module with one kretprobe per probe: captures arguments at entry, the return value and latency at return, and emits a trace event per hit. A probe that needs nothing at return (no retval, no latency) is a plain kprobe."},
 		"probes": {Description: "The probed functions.", MinItems: 1, MaxItems: MaxProbes},
 		"probes.function": {Description: "The kernel function (symbol) to probe, e.g. vfs_read.",
 			Pattern: reSymbol.String(), MaxLength: MaxFunctionName},

@@ -67,6 +67,24 @@ cat /sys/kernel/debug/kgen/nanosleep/stats
 sec nmissed-unload
 kgen unload nanosleep; echo "rc=$?"
 
+# 4b. An entry-only probe (no retval, no latency) is a plain kprobe: "k"
+# in the kprobes list, its args, when filter, stack and histogram at entry.
+sec entry-load
+kgen load read_sizes.ko; echo "rc=$?"
+sec entry-kprobes
+grep ' vfs_read+' /sys/kernel/debug/kprobes/list
+kgen trace read_sizes --json --duration 4s >/tmp/entry.json 2>/dev/null &
+sleep 1
+dd if=/dev/zero of=/dev/null bs=333 count=5 2>/dev/null
+dd if=/dev/zero of=/dev/null bs=100 count=3 2>/dev/null
+wait
+sec entry-events
+cat /tmp/entry.json
+sec entry-hist
+cat /sys/kernel/debug/kgen/read_sizes/hist_vfs_read
+sec entry-unload
+kgen unload read_sizes; echo "rc=$?"
+
 # 5. A module whose init fails: load fails and undoes everything.
 sec rollback
 kgen load nosuchfn.ko 2>&1; echo "rc=$?"
