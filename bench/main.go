@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/count.yaml testdata/floor/floor.c testdata/floor/Kbuild testdata/payload
+//go:embed testdata/count.yaml testdata/entry.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload
 var testdata embed.FS
 
 const (
@@ -48,8 +48,11 @@ const (
 	workload = "dd if=/dev/zero of=/dev/null bs=1 count=200000"
 	// countName is the module name in testdata/count.yaml.
 	countName = "kgbench_count"
-	// floorName is the module built from testdata/floor.
-	floorName = "kgbench_floor"
+	// entryName is the module name in testdata/entry.yaml.
+	entryName = "kgbench_entry"
+	// floorName and kfloorName are the modules built from testdata/floor.
+	floorName  = "kgbench_floor"
+	kfloorName = "kgbench_kfloor"
 	// otstSpec is the otst example; its module is otst.
 	otstSpec = "examples/otst.yaml"
 	// plDir is where the payload part's modules and script go in the guest.
@@ -215,6 +218,10 @@ var configs = []struct{ key, label string }{
 	{"tracefs", "tracefs `r:` probe, recording"},
 	{"otst_idle", "otst loaded, nothing armed"},
 	{"otst_fired", "otst after its one-time probe on vfs_read fired"},
+	{"kfloor", "floor: kprobe, empty handler"},
+	{"ecount", "kgen entry-only probe (a kprobe), counting (events off)"},
+	{"eemit", "kgen entry-only probe (a kprobe), emitting its event"},
+	{"tracefs_p", "tracefs `p:` probe, recording"},
 }
 
 // guestScript runs the workload unprobed, under each configuration, and
@@ -248,8 +255,25 @@ echo 1 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
 measure emit
 kgen unload ` + countName + ` >/tmp/unload.txt
 sed 's/^/KGBENCH unload /' /tmp/unload.txt
+insmod /root/` + kfloorName + `.ko
+measure kfloor
+rmmod ` + kfloorName + `
+echo "KGBENCH fact kfloor_nmissed $(dmesg | sed -n 's/.*` + kfloorName + `: nmissed \([0-9-]*\).*/\1/p' | tail -n 1)"
+kgen load /root/` + entryName + `.ko >&2
+echo 0 > $T/instances/kgen_` + entryName + `/events/` + entryName + `/enable
+measure ecount
+echo 1 > $T/instances/kgen_` + entryName + `/events/` + entryName + `/enable
+measure eemit
+kgen unload ` + entryName + ` >/tmp/eunload.txt
+sed 's/^/KGBENCH eunload /' /tmp/eunload.txt
 mounted=
 if [ ! -e $T/kprobe_events ]; then mount -t tracefs nodev $T; mounted=1; fi
+echo 'p:kgbenchp vfs_read' >> $T/kprobe_events
+echo 1 > $T/events/kprobes/kgbenchp/enable
+measure tracefs_p
+echo 0 > $T/events/kprobes/kgbenchp/enable
+awk '$1 == "kgbenchp" { print "KGBENCH fact tracefs_p_hits " $2; print "KGBENCH fact tracefs_p_nmissed " $3 }' $T/kprobe_profile
+echo '-:kgbenchp' >> $T/kprobe_events
 echo 'r:kgbench vfs_read ret=$retval' >> $T/kprobe_events
 echo 1 > $T/events/kprobes/kgbench/enable
 measure tracefs
@@ -303,6 +327,19 @@ func (b *bench) probeCost() (guest, error) {
 		return guest{}, fmt.Errorf("build %s: %w\n%s", countName, err, out)
 	}
 	countKo := filepath.Join(dir, countName+".ko")
+	entrySpec := filepath.Join(b.work, "entry.yaml")
+	if err := copyEmbedded("testdata/entry.yaml", entrySpec); err != nil {
+		return guest{}, err
+	}
+	b.step("building %s with kgen", entryName)
+	args = []string{"build", entrySpec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
+	for _, v := range b.makeEnv {
+		args = append(args, "--make-var", v)
+	}
+	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+		return guest{}, fmt.Errorf("build %s: %w\n%s", entryName, err, out)
+	}
+	entryKo := filepath.Join(dir, entryName+".ko")
 	otstSrc, err := filepath.Abs(otstSpec)
 	if err != nil {
 		return guest{}, fmt.Errorf("resolve %s: %w", otstSpec, err)
@@ -334,6 +371,8 @@ func (b *bench) probeCost() (guest, error) {
 	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
 		"--timeout", b.o.timeout.String(), "--kgen-binary", b.kgen,
 		"--add", floorKo+":/root/"+floorName+".ko",
+		"--add", filepath.Join(filepath.Dir(floorKo), kfloorName+".ko")+":/root/"+kfloorName+".ko",
+		"--add", entryKo+":/root/"+entryName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
 		"--add", pl+":"+plDir,
@@ -368,7 +407,7 @@ func (b *bench) probeCost() (guest, error) {
 // (never in the source tree) and returns the .ko.
 func (b *bench) buildFloor() (string, error) {
 	dir := filepath.Join(b.work, "floor")
-	for _, f := range []string{"floor.c", "Kbuild"} {
+	for _, f := range []string{"floor.c", "kfloor.c", "Kbuild"} {
 		if err := copyEmbedded("testdata/floor/"+f, filepath.Join(dir, f)); err != nil {
 			return "", err
 		}

@@ -23,7 +23,7 @@ func goodGuest(cost map[string]int64, drift int64) string {
 		at += 2 * d
 	}
 	run("base1", base)
-	for _, k := range []string{"floor", "count", "emit", "tracefs", "otst_idle", "otst_fired"} {
+	for _, k := range []string{"floor", "count", "emit", "tracefs", "otst_idle", "otst_fired", "kfloor", "ecount", "eemit", "tracefs_p"} {
 		run(k, base+cost[k]*hits/10)
 		switch k {
 		case "floor":
@@ -36,6 +36,14 @@ func goodGuest(cost map[string]int64, drift int64) string {
 			b.WriteString("KGBENCH fact tracefs_hits 200003\nKGBENCH fact tracefs_nmissed 0\n")
 		case "otst_idle":
 			b.WriteString("KGBENCH fact otst_left 0\n")
+		case "kfloor":
+			b.WriteString("KGBENCH fact kfloor_nmissed 0\n")
+		case "eemit":
+			b.WriteString("KGBENCH eunload probe      hits  filtered  nmissed  emitted\n" +
+				"KGBENCH eunload vfs_read  400012         0        0   200006\n" +
+				"KGBENCH eunload unloaded kgbench_entry\n")
+		case "tracefs_p":
+			b.WriteString("KGBENCH fact tracefs_p_hits 200003\nKGBENCH fact tracefs_p_nmissed 0\n")
 		}
 	}
 	run("base2", base+drift)
@@ -44,7 +52,8 @@ func goodGuest(cost map[string]int64, drift int64) string {
 }
 
 // Costs in tenths of an instruction per hit, as measured on 6.1.
-var goodCosts = map[string]int64{"floor": 3900, "count": 4000, "emit": 8000, "tracefs": 11620, "otst_idle": 5, "otst_fired": 2}
+var goodCosts = map[string]int64{"floor": 3900, "count": 4000, "emit": 8000, "tracefs": 11620, "otst_idle": 5, "otst_fired": 2,
+	"kfloor": 1990, "ecount": 2000, "eemit": 7940, "tracefs_p": 8420}
 
 func goodBuilds() builds {
 	s := time.Second
