@@ -23,6 +23,7 @@ type krpProbe struct {
 	Latency   bool
 	Stack     bool
 	Entry     bool // entry-only: a plain kprobe, everything done at entry
+	Stacks    *krpStacks
 	Pid       int
 	Comm      string // C string literal
 	When      string // C expression over ev.*, "" = none
@@ -32,12 +33,22 @@ type krpProbe struct {
 	Fields    []Field
 }
 
+// krpStacks is a probe's stack-count table.
+type krpStacks struct {
+	Path    string // probes[i].stacks
+	Entries int
+	Depth   int
+	ByComm  bool
+	ByPid   bool
+}
+
 type krpData struct {
 	Header
 	Probes     []krpProbe
 	Kretprobes bool   // some probe is a kretprobe
 	Kprobes    bool   // some probe is an entry-only kprobe
 	Resolved   string // C string literal: which probe became what
+	Stacks     bool   // some probe counts stacks
 }
 
 func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
@@ -103,6 +114,10 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 			kp.Hist = hf.Name
 			kp.HistSign = hf.Signed()
 			rt.Hist = true
+		}
+		if st := p.Stacks; st != nil {
+			kp.Stacks = &krpStacks{Path: path + ".stacks", Entries: st.MaxEntries, Depth: st.Depth, ByComm: st.ByComm(), ByPid: st.ByPid()}
+			rt.Stacks, rt.Stack, d.Stacks = true, true, true
 		}
 		rt.Args = rt.Args || len(kp.Args) > 0
 		rt.Stack = rt.Stack || kp.Stack

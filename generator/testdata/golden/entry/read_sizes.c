@@ -74,7 +74,6 @@ static const struct kgen_hist_file krp_vfs_read_hist_file = {
 	.hist = &krp_vfs_read_hist,
 	.is_signed = false,
 };
-
 /* What the stats file and the unload message show of each probe. */
 static const struct krp_probe {
 	const char *id;

@@ -198,7 +198,6 @@ static struct kretprobe krp_vfs_write_isra_0_krp = {
 	.data_size = sizeof(struct krp_vfs_write_isra_0_data),
 	.maxactive = 0,
 };
-
 /* What the stats file and the unload message show of each probe. */
 static const struct krp_probe {
 	const char *id;
