@@ -82,8 +82,28 @@ sec entry-events
 cat /tmp/entry.json
 sec entry-hist
 cat /sys/kernel/debug/kgen/read_sizes/hist_vfs_read
+sec entry-folded
+kgen stacks --from-trace /tmp/entry.json --format folded; echo "rc=$?"
 sec entry-unload
 kgen unload read_sizes; echo "rc=$?"
+
+# 4c. Stack counts in the module: 200,000 one-byte reads by dd, none lost.
+sec stacks-load
+kgen load read_stacks.ko; echo "rc=$?"
+dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null
+sec stacks-raw
+cat /sys/kernel/debug/kgen/read_stacks/stacks
+sec stacks-text
+kgen stacks read_stacks; echo "rc=$?"
+sec stacks-folded
+kgen stacks read_stacks --format folded --pprof /tmp/stacks.pb.gz; echo "rc=$?"
+sec stacks-pprof
+wc -c </tmp/stacks.pb.gz
+sec stacks-svg
+kgen flamegraph read_stacks -o /tmp/stacks.svg >/dev/null; echo "rc=$?"
+cat /tmp/stacks.svg
+sec stacks-unload
+kgen unload read_stacks; echo "rc=$?"
 
 # 5. A module whose init fails: load fails and undoes everything.
 sec rollback
