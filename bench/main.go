@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/count.yaml testdata/entry.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload
+//go:embed testdata/count.yaml testdata/entry.yaml testdata/stacks.yaml testdata/stackev.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload
 var testdata embed.FS
 
 const (
@@ -50,6 +50,10 @@ const (
 	countName = "kgbench_count"
 	// entryName is the module name in testdata/entry.yaml.
 	entryName = "kgbench_entry"
+	// stacksName and stackevName are the modules of testdata/stacks.yaml
+	// and testdata/stackev.yaml.
+	stacksName  = "kgbench_stacks"
+	stackevName = "kgbench_stackev"
 	// floorName and kfloorName are the modules built from testdata/floor.
 	floorName  = "kgbench_floor"
 	kfloorName = "kgbench_kfloor"
@@ -222,6 +226,8 @@ var configs = []struct{ key, label string }{
 	{"ecount", "kgen entry-only probe (a kprobe), counting (events off)"},
 	{"eemit", "kgen entry-only probe (a kprobe), emitting its event"},
 	{"tracefs_p", "tracefs `p:` probe, recording"},
+	{"stacks", "kgen entry-only probe counting stacks in the module"},
+	{"stackev", "kgen entry-only probe emitting a stack event"},
 }
 
 // guestScript runs the workload unprobed, under each configuration, and
@@ -266,6 +272,14 @@ echo 1 > $T/instances/kgen_` + entryName + `/events/` + entryName + `/enable
 measure eemit
 kgen unload ` + entryName + ` >/tmp/eunload.txt
 sed 's/^/KGBENCH eunload /' /tmp/eunload.txt
+kgen load /root/` + stacksName + `.ko >&2
+measure stacks
+awk '$2 == "dropped" { print "KGBENCH fact stacks_dropped " $3 } $2 != "dropped" { s += $2 } END { print "KGBENCH fact stacks_sum " s + 0 }' /sys/kernel/debug/kgen/` + stacksName + `/stacks
+kgen unload ` + stacksName + ` >&2
+kgen load /root/` + stackevName + `.ko >&2
+measure stackev
+kgen unload ` + stackevName + ` >/tmp/sunload.txt
+sed 's/^/KGBENCH sunload /' /tmp/sunload.txt
 mounted=
 if [ ! -e $T/kprobe_events ]; then mount -t tracefs nodev $T; mounted=1; fi
 echo 'p:kgbenchp vfs_read' >> $T/kprobe_events
@@ -327,17 +341,19 @@ func (b *bench) probeCost() (guest, error) {
 		return guest{}, fmt.Errorf("build %s: %w\n%s", countName, err, out)
 	}
 	countKo := filepath.Join(dir, countName+".ko")
-	entrySpec := filepath.Join(b.work, "entry.yaml")
-	if err := copyEmbedded("testdata/entry.yaml", entrySpec); err != nil {
-		return guest{}, err
-	}
-	b.step("building %s with kgen", entryName)
-	args = []string{"build", entrySpec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
-	for _, v := range b.makeEnv {
-		args = append(args, "--make-var", v)
-	}
-	if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
-		return guest{}, fmt.Errorf("build %s: %w\n%s", entryName, err, out)
+	for _, m := range []string{"entry", "stacks", "stackev"} {
+		spec := filepath.Join(b.work, m+".yaml")
+		if err := copyEmbedded("testdata/"+m+".yaml", spec); err != nil {
+			return guest{}, err
+		}
+		b.step("building testdata/%s.yaml with kgen", m)
+		args = []string{"build", spec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
+		for _, v := range b.makeEnv {
+			args = append(args, "--make-var", v)
+		}
+		if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+			return guest{}, fmt.Errorf("build testdata/%s.yaml: %w\n%s", m, err, out)
+		}
 	}
 	entryKo := filepath.Join(dir, entryName+".ko")
 	otstSrc, err := filepath.Abs(otstSpec)
@@ -373,6 +389,8 @@ func (b *bench) probeCost() (guest, error) {
 		"--add", floorKo+":/root/"+floorName+".ko",
 		"--add", filepath.Join(filepath.Dir(floorKo), kfloorName+".ko")+":/root/"+kfloorName+".ko",
 		"--add", entryKo+":/root/"+entryName+".ko",
+		"--add", filepath.Join(dir, stacksName+".ko")+":/root/"+stacksName+".ko",
+		"--add", filepath.Join(dir, stackevName+".ko")+":/root/"+stackevName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
 		"--add", pl+":"+plDir,

@@ -29,6 +29,7 @@ type guest struct {
 	facts   map[string]string
 	unload  []string // kgen unload's counters table, line by line
 	eunload []string // the same for the entry-only module
+	sunload []string // the same for the stack event module
 	done    bool
 }
 
@@ -64,6 +65,8 @@ func parseGuest(out string) guest {
 			g.unload = append(g.unload, rest)
 		case "eunload":
 			g.eunload = append(g.eunload, rest)
+		case "sunload":
+			g.sunload = append(g.sunload, rest)
 		case "done":
 			g.done = true
 		}
@@ -253,7 +256,7 @@ func evaluate(g guest, bt builds) *report {
 	costs := timed
 	smallest := math.Inf(1)
 	if timed {
-		for _, k := range []string{"floor", "count", "emit", "tracefs", "kfloor", "ecount", "eemit", "tracefs_p"} {
+		for _, k := range []string{"floor", "count", "emit", "tracefs", "kfloor", "ecount", "eemit", "tracefs_p", "stacks", "stackev"} {
 			if extra[k] <= 0 {
 				r.invalidf("%s costs %.1f instr/hit; a probe cannot be free", k, extra[k])
 				costs = false
@@ -307,6 +310,7 @@ func evaluate(g guest, bt builds) *report {
 		fmt.Sprintf("<= %.2f x floor (%.1f), none left", otstVsFloor, otstVsFloor*fl), fmt.Sprintf("%.3f x floor", of/fl),
 		verdict(probes && floorOK && leftOK, of <= otstVsFloor*fl && left == 0))
 	evaluateEntry(g, r, extra, probes)
+	evaluateStacks(g, r, extra, probes)
 	evaluatePayload(g, r)
 
 	cold, mk, hit := median(bt.cold), median(bt.make), median(bt.hit)
@@ -381,4 +385,28 @@ func evaluateEntry(g guest, r *report, extra map[string]float64, probes bool) {
 		fmt.Sprintf("hits >= %d, nmissed 0", hits), "", fact(probes && tracefsOK))
 	r.add("entry-only module counters at unload (count + emit runs)", fmt.Sprintf("hits %d, emitted %d, nmissed %d", c["hits"], c["emitted"], c["nmissed"]),
 		fmt.Sprintf("hits >= %d, emitted >= %d, nmissed 0", 2*hits, hits), "", fact(countersOK))
+}
+
+// evaluateStacks adds the stack rows: counting stacks in the module (every
+// hit in the table, none dropped) against emitting a stack event per hit.
+func evaluateStacks(g guest, r *report, extra map[string]float64, probes bool) {
+	label := map[string]string{}
+	for _, c := range configs {
+		label[c.key] = c.label
+	}
+	st, ev := extra["stacks"], extra["stackev"]
+	sum, ok1 := g.count("stacks_sum", r)
+	dropped, ok2 := g.count("stacks_dropped", r)
+	tableOK := ok1 && ok2 && sum >= hits && dropped == 0
+	if ok1 && ok2 && !tableOK {
+		r.invalidf("stack table holds %d hits, dropped %d; want >= %d, dropped 0", sum, dropped, hits)
+	}
+	c, evOK := tableCounters(g.sunload, r)
+	if evOK && (c["nmissed"] != 0 || c["emitted"] < hits) {
+		r.invalidf("stack event module emitted %d, nmissed %d; want emitted >= %d, nmissed 0", c["emitted"], c["nmissed"], hits)
+		evOK = false
+	}
+	r.add(label["stacks"], fmt.Sprintf("%.0f instr/hit (table: %s hits, %s dropped)", st, g.facts["stacks_sum"], g.facts["stacks_dropped"]),
+		"< emitting a stack event, none dropped", fmt.Sprintf("%.2f x stack event", st/ev), verdict(probes && tableOK && evOK, st < ev))
+	r.add(label["stackev"], fmt.Sprintf("%.0f instr/hit (emitted %d, nmissed %d)", ev, c["emitted"], c["nmissed"]), "", "", fact(probes && evOK))
 }
