@@ -113,10 +113,27 @@ MODULE_PARM_DESC(do_nanosleep_comm, "trace do_nanosleep only in tasks with this 
 
 static DEFINE_PER_CPU(struct krp_stats, krp_do_nanosleep_stats);
 
-/* Entry-only (nothing needed at return): a plain kprobe does it all. */
-static int krp_do_nanosleep_pre(struct kprobe *kp, struct pt_regs *regs)
+/*
+ * Entry-only (nothing needed at return): a plain kprobe does it all. What
+ * follows the pid and comm filters is out of line, so the handler of a
+ * probe that only counts needs no stack frame.
+ */
+static noinline int krp_do_nanosleep_hit(struct pt_regs *regs)
 {
 	struct krp_do_nanosleep_event ev;
+
+	ev.unused = 0;
+#ifdef KGEN_HAVE_TRACE_EVENT_ENABLED
+	if (!trace_multi_do_nanosleep_enabled())
+		return 0;
+#endif
+	trace_multi_do_nanosleep(&ev);
+	this_cpu_inc(krp_do_nanosleep_stats.emitted);
+	return 0;
+}
+
+static int krp_do_nanosleep_pre(struct kprobe *kp, struct pt_regs *regs)
+{
 	int pid = READ_ONCE(krp_do_nanosleep_pid);
 
 	this_cpu_inc(krp_do_nanosleep_stats.hits);
@@ -126,14 +143,11 @@ static int krp_do_nanosleep_pre(struct kprobe *kp, struct pt_regs *regs)
 		this_cpu_inc(krp_do_nanosleep_stats.filtered);
 		return 0;
 	}
-	ev.unused = 0;
 #ifdef KGEN_HAVE_TRACE_EVENT_ENABLED
 	if (!trace_multi_do_nanosleep_enabled())
 		return 0;
 #endif
-	trace_multi_do_nanosleep(&ev);
-	this_cpu_inc(krp_do_nanosleep_stats.emitted);
-	return 0;
+	return krp_do_nanosleep_hit(regs);
 }
 
 static struct kprobe krp_do_nanosleep_kp = {

@@ -41,19 +41,14 @@ static struct kgen_stacks krp_vfs_read_stacks = {
 	.depth = 24,
 };
 
-/* Entry-only (nothing needed at return): a plain kprobe does it all. */
-static int krp_vfs_read_pre(struct kprobe *kp, struct pt_regs *regs)
+/*
+ * Entry-only (nothing needed at return): a plain kprobe does it all. What
+ * follows the pid and comm filters is out of line, so the handler of a
+ * probe that only counts needs no stack frame.
+ */
+static noinline int krp_vfs_read_hit(struct pt_regs *regs)
 {
 	struct krp_vfs_read_event ev;
-	int pid = READ_ONCE(krp_vfs_read_pid);
-
-	this_cpu_inc(krp_vfs_read_stats.hits);
-	if ((pid && current->tgid != pid) ||
-	    (krp_vfs_read_comm[0] &&
-	     strncmp(current->comm, krp_vfs_read_comm, TASK_COMM_LEN))) {
-		this_cpu_inc(krp_vfs_read_stats.filtered);
-		return 0;
-	}
 	/* kgen: probes[0].args[0] */
 	ev.count = (size_t)kgen_arg(regs, 2);
 
@@ -76,6 +71,20 @@ static int krp_vfs_read_pre(struct kprobe *kp, struct pt_regs *regs)
 	trace_stacks_vfs_read(&ev);
 	this_cpu_inc(krp_vfs_read_stats.emitted);
 	return 0;
+}
+
+static int krp_vfs_read_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	int pid = READ_ONCE(krp_vfs_read_pid);
+
+	this_cpu_inc(krp_vfs_read_stats.hits);
+	if ((pid && current->tgid != pid) ||
+	    (krp_vfs_read_comm[0] &&
+	     strncmp(current->comm, krp_vfs_read_comm, TASK_COMM_LEN))) {
+		this_cpu_inc(krp_vfs_read_stats.filtered);
+		return 0;
+	}
+	return krp_vfs_read_hit(regs);
 }
 
 static struct kprobe krp_vfs_read_kp = {
