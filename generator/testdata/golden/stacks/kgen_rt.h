@@ -30,7 +30,6 @@
 #include <linux/math64.h>
 #include <linux/ptrace.h>
 #include <linux/atomic.h>
-#include <linux/jhash.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
 
@@ -183,7 +182,7 @@ struct kgen_stack_ent {
 	u32 nr;
 	int pid;
 	atomic64_t count;
-	char comm[TASK_COMM_LEN];
+	u64 comm[2];	/* the comm's TASK_COMM_LEN (16) bytes, compared as words */
 };
 
 struct kgen_stacks {
@@ -195,47 +194,50 @@ struct kgen_stacks {
 	atomic64_t dropped;
 };
 
-static inline bool kgen_stack_match(const struct kgen_stacks *t, u32 i, u32 h,
-				    const unsigned long *ip, u32 nr, int pid,
-				    const char *comm)
-{
-	const struct kgen_stack_ent *e = &t->ents[i];
-
-	return e->hash == h && e->nr == nr && e->pid == pid &&
-	       !memcmp(e->comm, comm, TASK_COMM_LEN) &&
-	       !memcmp(&t->ips[(size_t)i * t->depth], ip, nr * sizeof(*ip));
-}
-
 /* The comm of a table not keyed by comm. */
 static const char kgen_nocomm[TASK_COMM_LEN] __maybe_unused;
+
+#define KGEN_STACKS_MIX 0x9e3779b97f4a7c15ULL
 
 /* Counts one hit of stack ip[0..nr) (nr <= depth); never sleeps. */
 static inline void kgen_stacks_add(struct kgen_stacks *t, const unsigned long *ip,
 				   u32 nr, int pid, const char *comm)
 {
-	u32 h = jhash(ip, nr * sizeof(*ip), (u32)pid);
-	u32 i, n;
+	u64 c[2], m = KGEN_STACKS_MIX ^ (u32)pid;
+	u32 h, i, j, n;
 
-	h = jhash(comm, TASK_COMM_LEN, h);
+	memcpy(c, comm, sizeof(c));	/* TASK_COMM_LEN is 16 on every kernel */
+	for (j = 0; j < nr; j++)
+		m = (m ^ ip[j]) * KGEN_STACKS_MIX;
+	for (j = 0; j < ARRAY_SIZE(c); j++)
+		m = (m ^ c[j]) * KGEN_STACKS_MIX;
+	h = (u32)(m >> 32);
 	i = reciprocal_scale(h, t->size);
 	for (n = 0; n < KGEN_STACKS_PROBES; n++) {
 		struct kgen_stack_ent *e = &t->ents[i];
+		unsigned long *eip = &t->ips[(size_t)i * t->depth];
 		int s = atomic_read_acquire(&e->state);
 
 		if (s == 0 && atomic_cmpxchg(&e->state, 0, 1) == 0) {
 			e->hash = h;
 			e->nr = nr;
 			e->pid = pid;
-			memcpy(e->comm, comm, TASK_COMM_LEN);
-			memcpy(&t->ips[(size_t)i * t->depth], ip, nr * sizeof(*ip));
+			memcpy(e->comm, c, sizeof(c));
+			for (j = 0; j < nr; j++)
+				eip[j] = ip[j];
 			atomic64_set(&e->count, 1);
 			atomic_set_release(&e->state, 2);
 			return;
 		}
-		if (atomic_read_acquire(&e->state) == 2 &&
-		    kgen_stack_match(t, i, h, ip, nr, pid, comm)) {
-			atomic64_inc(&e->count);
-			return;
+		if (atomic_read_acquire(&e->state) == 2 && e->hash == h &&
+		    e->nr == nr && e->pid == pid && e->comm[0] == c[0] &&
+		    e->comm[1] == c[1]) {
+			for (j = 0; j < nr && eip[j] == ip[j]; j++)
+				;
+			if (j == nr) {
+				atomic64_inc(&e->count);
+				return;
+			}
 		}
 		if (++i == t->size)
 			i = 0;
@@ -264,7 +266,7 @@ static int kgen_stacks_show(struct seq_file *m, void *v)
 				continue;
 			seq_printf(m, "%s %lld %d %*phN ", t->id,
 				   (long long)atomic64_read(&e->count), e->pid,
-				   TASK_COMM_LEN, e->comm);
+				   TASK_COMM_LEN, (const u8 *)e->comm);
 			for (j = 0; j < e->nr; j++)
 				seq_printf(m, j ? ",%lx" : "%lx", ip[j]);
 			seq_putc(m, '\n');
