@@ -207,6 +207,15 @@ static inline void kgen_stacks_add(struct kgen_stacks *t, const unsigned long *i
 	u32 h, i, j, n;
 
 	memcpy(c, comm, sizeof(c));	/* TASK_COMM_LEN is 16 on every kernel */
+	if (comm != kgen_nocomm) {
+		/* Bytes after the NUL are stale on kernels that strlcpy comm. */
+		u8 *b = (u8 *)c;
+
+		for (j = 0; j < sizeof(c) && b[j]; j++)
+			;
+		for (; j < sizeof(c); j++)
+			b[j] = 0;
+	}
 	for (j = 0; j < nr; j++)
 		m = (m ^ ip[j]) * KGEN_STACKS_MIX;
 	for (j = 0; j < ARRAY_SIZE(c); j++)
