@@ -90,6 +90,8 @@ kgen unload read_sizes; echo "rc=$?"
 # 4c. Stack counts in the module: 200,000 one-byte reads by dd, none lost.
 sec stacks-load
 kgen load read_stacks.ko; echo "rc=$?"
+# Only the table is wanted: its event off, as bpftrace's @[kstack] = count().
+echo 0 > /sys/kernel/tracing/instances/kgen_read_stacks/events/read_stacks/enable
 dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null
 sec stacks-raw
 cat /sys/kernel/debug/kgen/read_stacks/stacks
