@@ -273,6 +273,7 @@ measure eemit
 kgen unload ` + entryName + ` >/tmp/eunload.txt
 sed 's/^/KGBENCH eunload /' /tmp/eunload.txt
 kgen load /root/` + stacksName + `.ko >&2
+echo 0 > $T/instances/kgen_` + stacksName + `/events/` + stacksName + `/enable
 measure stacks
 awk '$2 == "dropped" { print "KGBENCH fact stacks_dropped " $3 } $2 != "dropped" { s += $2 } END { print "KGBENCH fact stacks_sum " s + 0 }' /sys/kernel/debug/kgen/` + stacksName + `/stacks
 kgen unload ` + stacksName + ` >&2
