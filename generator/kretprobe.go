@@ -44,11 +44,9 @@ type krpStacks struct {
 
 type krpData struct {
 	Header
-	Probes     []krpProbe
-	Kretprobes bool   // some probe is a kretprobe
-	Kprobes    bool   // some probe is an entry-only kprobe
-	Resolved   string // C string literal: which probe became what
-	Stacks     bool   // some probe counts stacks
+	Probes   []krpProbe
+	Resolved string // C string literal: which probe became what
+	Stacks   bool   // some probe counts stacks
 }
 
 func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
@@ -125,9 +123,6 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 		how := "kretprobe"
 		if kp.Entry {
 			how = "kprobe (entry-only: no retval, no latency)"
-			d.Kprobes = true
-		} else {
-			d.Kretprobes = true
 		}
 		resolved = append(resolved, p.Function+": "+how)
 	}

@@ -70,7 +70,7 @@ type Stacks struct {
 	Depth int `yaml:"depth,omitempty" json:"depth,omitempty"`
 }
 
-// ByComm and ByPid tell whether the stacks are keyed by comm or pid too.
+// ByComm tells whether the stacks are keyed by comm too.
 func (s *Stacks) ByComm() bool { return slices.Contains(s.By, "comm") }
 
 // ByPid tells whether the stacks are keyed by pid (tgid) too.
