@@ -57,6 +57,8 @@ fuzz:
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzForgedComm$$' -fuzztime $(call fuzztime,20000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseFormat$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzParseKallsyms$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probepoint -run '^$$' -fuzz '^FuzzParseSymbols$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probepoint -run '^$$' -fuzz '^FuzzImageKallsyms$$' -fuzztime $(call fuzztime,100000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadModInfo$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(call fuzztime,5000x)
 	$(GO) test ./loader/kedrconf -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)
@@ -65,6 +67,7 @@ fuzz:
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzOutputFilter$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)
 	$(GO) test ./indicator -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./modsign -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)
 
 # Everything, with the kernel suites required: a missing kernel or qemu
 # fails the run instead of skipping.

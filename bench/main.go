@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/count.yaml testdata/entry.yaml testdata/stacks.yaml testdata/stackev.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload
+//go:embed testdata/count.yaml testdata/entry.yaml testdata/stacks.yaml testdata/stackev.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload testdata/process/guest.sh
 var testdata embed.FS
 
 const (
@@ -61,6 +61,8 @@ const (
 	otstSpec = "examples/otst.yaml"
 	// plDir is where the payload part's modules and script go in the guest.
 	plDir = "/root/pl"
+	// prDir is where the process part's module, loop and script go.
+	prDir = "/root/pr"
 )
 
 type options struct {
@@ -306,6 +308,7 @@ measure otst_fired
 kgen unload otst >&2
 measure base2
 sh ` + plDir + `/guest.sh || echo "KGBENCH fact pl_status $?"
+sh ` + prDir + `/guest.sh || echo "KGBENCH fact pr_status $?"
 echo KGBENCH done
 `
 	switch fault {
@@ -374,6 +377,10 @@ func (b *bench) probeCost() (guest, error) {
 	if err != nil {
 		return guest{}, err
 	}
+	pr, err := b.buildProcess()
+	if err != nil {
+		return guest{}, err
+	}
 
 	script, err := guestScript(b.o.fault)
 	if err != nil {
@@ -382,7 +389,7 @@ func (b *bench) probeCost() (guest, error) {
 	if b.o.fault != "" {
 		b.step("guest fault %q: the verdicts must say invalid", b.o.fault)
 	}
-	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline, then the payload kind's %d runs (a few minutes)", b.o.kernel, len(configs), len(plRuns))
+	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline, then the payload kind's %d runs and the process kind's %d (a few minutes)", b.o.kernel, len(configs), len(plRuns), len(prRuns)+2)
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
@@ -395,6 +402,7 @@ func (b *bench) probeCost() (guest, error) {
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
 		"--add", pl+":"+plDir,
+		"--add", pr+":"+prDir,
 		"--", script)
 	var guestErr bytes.Buffer
 	cmd.Stderr = &guestErr
@@ -506,6 +514,31 @@ func (b *bench) buildPayload() (string, error) {
 	brd := filepath.Join(b.o.kernels, b.o.kernel, "modules", "ko", "brd.ko")
 	if err := copyFile(brd, filepath.Join(out, "brd.ko")); err != nil {
 		return "", fmt.Errorf("%w; extract the kernel's modules with scripts/extract-modules.sh %s", err, b.o.kernel)
+	}
+	return out, nil
+}
+
+// buildProcess builds the process part's files into one directory for
+// the guest: examples/process.yaml with kgen, the getppid loop (static Go,
+// for the guest's architecture) and the part's guest script.
+func (b *bench) buildProcess() (string, error) {
+	out := filepath.Join(b.work, "pr")
+	if err := copyEmbedded("testdata/process/guest.sh", filepath.Join(out, "guest.sh")); err != nil {
+		return "", err
+	}
+	b.step("building the getppid loop")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(out, "loop"), "./bench/testdata/process/loop.go")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if o, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build the getppid loop: %w; run bench from the repository root\n%s", err, o)
+	}
+	b.step("building examples/process.yaml with kgen")
+	args := []string{"build", "examples/process.yaml", "--kdir", b.kdir, "-o", out, "--cache-dir", filepath.Join(b.work, "cache-pr")}
+	for _, v := range b.makeEnv {
+		args = append(args, "--make-var", v)
+	}
+	if o, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build examples/process.yaml: %w\n%s", err, o)
 	}
 	return out, nil
 }

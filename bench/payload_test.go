@@ -65,7 +65,7 @@ var goodPLCosts = map[string]int64{"others": 46, "others_one": 44, "waiting": 0,
 	"trace": 900, "dump_off": 400, "dump_on": 40000, "fault": 500, "leak": 1200}
 
 func TestEvaluatePayload(t *testing.T) {
-	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0)
+	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0) + goodPR(goodPRCosts, 0)
 	label := map[string]string{}
 	for _, c := range plRuns {
 		label[c.key] = c.label
@@ -87,7 +87,7 @@ func TestEvaluatePayload(t *testing.T) {
 			c[a] = b
 		}
 		c[k] = v
-		return goodGuest(goodCosts, 200) + goodPL(c, 0)
+		return goodGuest(goodCosts, 200) + goodPL(c, 0) + goodPR(goodPRCosts, 0)
 	}
 	const (
 		M = met
@@ -106,7 +106,7 @@ func TestEvaluatePayload(t *testing.T) {
 		{"no payload part", goodGuest(goodCosts, 200), []string{I, I, I, I, I, I, I, I}},
 		{"script failed", replace("pl_status 0", "pl_status 1"), []string{I, I, I, I, I, I, I, I}},
 		{"missing base2", drop(`KGBENCH run pl_base2 .*`), []string{I, I, I, I, I, I, I, I}},
-		{"baseline drift", goodGuest(goodCosts, 200) + goodPL(goodPLCosts, plPairs), []string{I, I, I, I, I, I, I, I}},
+		{"baseline drift", goodGuest(goodCosts, 200) + goodPL(goodPLCosts, plPairs) + goodPR(goodPRCosts, 0), []string{I, I, I, I, I, I, I, I}},
 		{"wrong pair count", replace("pl_others_pairs 200000", "pl_others_pairs 20000"), []string{I, M, M, K, K, K, K, K}},
 		{"workload counted as brd's", replace("pl_others_alloc_calls 1\n", "pl_others_alloc_calls 201000\n"), []string{I, M, M, K, K, K, K, K}},
 		{"others not passed through", replace("pl_others_alloc_passed 201290", "pl_others_alloc_passed 0"), []string{I, M, M, K, K, K, K, K}},

@@ -95,6 +95,7 @@ type row struct {
 type report struct {
 	rows []row
 	pl   []plRow  // the payload kind's table
+	pr   []prRow  // the process kind's table
 	plFn string   // the kmalloc function of its workload
 	why  []string // reasons for the invalid rows
 }
@@ -134,6 +135,9 @@ func (r *report) err() error {
 		st = append(st, row.status)
 	}
 	for _, row := range r.pl {
+		st = append(st, row.status)
+	}
+	for _, row := range r.pr {
 		st = append(st, row.status)
 	}
 	for _, s := range st {
@@ -312,6 +316,7 @@ func evaluate(g guest, bt builds) *report {
 	evaluateEntry(g, r, extra, probes)
 	evaluateStacks(g, r, extra, probes)
 	evaluatePayload(g, r)
+	evaluateProcess(g, r)
 
 	cold, mk, hit := median(bt.cold), median(bt.make), median(bt.hit)
 	buildsOK := positive(bt.cold) && positive(bt.make)
@@ -343,6 +348,7 @@ func (r *report) print(w io.Writer, kernel, release, spec string, runs int) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", x.label, x.value, x.target, x.ratio, x.status)
 	}
 	r.printPL(w)
+	r.printPR(w)
 	if len(r.why) > 0 {
 		fmt.Fprintln(w, "\nInvalid figures:")
 		for _, y := range r.why {

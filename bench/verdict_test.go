@@ -82,7 +82,7 @@ func with(m map[string]int64, k string, v int64) map[string]int64 {
 var verdictRows = []string{configs[1].label, configs[2].label, configs[5].label, "kgen build, cold (fresh cache)", "kgen build, cache hit (whole process)"}
 
 func TestEvaluate(t *testing.T) {
-	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0)
+	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0) + goodPR(goodPRCosts, 0)
 	// all-zero timer: what the guest printed when its timer read failed
 	// before the script printed raw readings.
 	zeroTimer := regexp.MustCompile(`(?m)^KGBENCH run (\S+) \d+ \d+$`).ReplaceAllString(good, "KGBENCH run $1 0 0")

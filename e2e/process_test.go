@@ -2,9 +2,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"kgen/spec"
@@ -15,7 +20,8 @@ func init() {
 		guest: guest{
 			Specs:   []string{"../examples/process.yaml"},
 			Script:  "testdata/process.sh",
-			Timeout: "5m",
+			Timeout: "8m",
+			Extra:   getppidLoop,
 		},
 		check: checkProcess,
 	}
@@ -94,7 +100,6 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 	}
 	var execs []string
 	openat := false
-	enter := map[int]procEvent{}
 	for _, e := range evs {
 		if pid := e.int("pid"); !tree[pid] || pid == outside {
 			t.Errorf("event of a process outside the followed tree: %+v", e)
@@ -106,13 +111,18 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 				t.Errorf("exec in %d, which no fork event created", e.int("tid"))
 			}
 		case "sys_enter":
-			enter[e.int("tid")] = e
 			if strings.Contains(e.str("path"), "outside") {
 				t.Errorf("a syscall of the outside process: %+v", e)
 			}
+			if n := e.str("name"); n != "execve" && n != "exit_group" && n != "exit" && n != "rt_sigreturn" && n != "execveat" {
+				t.Errorf("an entry event of %s with trace_syscall_entry=0: %+v", n, e)
+			}
 		case "sys_exit":
-			in := enter[e.int("tid")]
-			if in.str("name") == "openat" && in.str("path") == "/nonexistent_kgen" && e.int("ret") == -2 {
+			// The exit event carries the call's arguments, path and time.
+			if strings.Contains(e.str("path"), "outside") {
+				t.Errorf("a syscall of the outside process: %+v", e)
+			}
+			if e.str("name") == "openat" && e.str("path") == "/nonexistent_kgen" && e.int("ret") == -2 && e.int("ns") > 0 {
 				openat = true
 			}
 		}
@@ -127,7 +137,7 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 		}
 	}
 	if !openat {
-		t.Errorf("no openat(\"/nonexistent_kgen\") = -ENOENT pair")
+		t.Errorf("no openat(\"/nonexistent_kgen\") = -ENOENT exit event with its path and time")
 	}
 	codes := map[int]bool{}
 	sig := map[string]bool{}
@@ -153,7 +163,7 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 	}
 
 	// Controls.
-	for _, c := range []string{"follow_pid", "trace_lifecycle", "trace_syscalls", "trace_signals", "uid_filter", "taskcomm_filter"} {
+	for _, c := range []string{"follow_pid", "trace_lifecycle", "trace_syscalls", "trace_signals", "uid_filter", "taskcomm_filter", "trace_syscall_entry", "follow_exec"} {
 		if !regexp.MustCompile(`(?m)^` + c + `=(\S*) param=(\S*)$`).MatchString(s["controls"]) {
 			t.Errorf("control %s missing from debugfs or parameters:\n%s", c, s["controls"])
 		}
@@ -187,6 +197,28 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 		t.Errorf("trace_syscalls=0: %d exec events, want the 3+ of the target", nexec)
 	}
 
+	// trace_syscall_entry=1: an entry event for every call, paired with its exit.
+	if !strings.Contains(s["entry"], "rc=0 trace_syscall_entry=1") || !strings.Contains(s["entry"], "rc=0 trace_syscall_entry=0") {
+		t.Errorf("trace_syscall_entry not set and reset:\n%s", s["entry"])
+	}
+	entered := map[int]procEvent{}
+	paired := false
+	for _, e := range procEvents(t, s["entry-events"]) {
+		switch e.Event {
+		case "sys_enter":
+			entered[e.int("tid")] = e
+		case "sys_exit":
+			in, ok := entered[e.int("tid")]
+			if ok && in.str("name") == "openat" && in.str("path") == "/nonexistent_kgen" && e.int("nr") == in.int("nr") && e.int("ret") == -2 {
+				paired = true
+			}
+			delete(entered, e.int("tid"))
+		}
+	}
+	if !paired {
+		t.Errorf("trace_syscall_entry=1: no openat entry event paired with its -ENOENT exit:\n%s", s["entry-events"])
+	}
+
 	// Other tracers: ftrace sees all 1000 reads of dd, whatever the order.
 	for _, k := range []string{"while-loaded", "after-unload", "before-load"} {
 		if !strings.Contains(s["ftrace"]+s["unload"], k+" dd-reads=1000\n") {
@@ -218,6 +250,27 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 		!regexp.MustCompile(`(?m) openat$`).MatchString(s["run-err"]) || !strings.Contains(s["run-err"], " 0 events lost") {
 		t.Errorf("kgen run summary:\n%s", s["run-err"])
 	}
+	// kgen run follows CMD from its exec: kgen's own child (its read of
+	// the release pipe, its PATH lookups) is not in the summary.
+	tr := s["run-true"]
+	if !strings.HasPrefix(tr, "rc=0\n") || !regexp.MustCompile(`(?m)^.*\s1\s+(\d+\s+)?execve$`).MatchString(tr) ||
+		regexp.MustCompile(`(?m) (read|newfstatat|close)$`).MatchString(tr) {
+		t.Errorf("kgen run -- true: want rc 0, one execve and none of kgen's child's read/newfstatat/close in the summary:\n%s", tr)
+	}
+	lp := s["loop"]
+	if !strings.Contains(lp, "rc=0\n") || !strings.Contains(lp, "getppid-lines=200000\n") ||
+		!strings.Contains(lp, ", 0 events lost") || !regexp.MustCompile(`(?m)^.*\s200000\s+(\d+\s+)?getppid$`).MatchString(lp) {
+		t.Errorf("kgen run -- loop of 200000 getppid: want every call an event, none lost, 200000 calls in the summary:\n%s", lp)
+	}
+	sm := s["loop-small"]
+	m = regexp.MustCompile(`getppid-lines=(\d+)\n.*events seen, (\d+) events lost; the reader fell behind`).FindStringSubmatch(sm)
+	if m == nil || !strings.Contains(sm, "rc=0\n") || !regexp.MustCompile(`(?m)^.*\s20000\s+(\d+\s+)?getppid$`).MatchString(sm) {
+		t.Errorf("kgen run --buffer-kb 64 -- loop of 20000 getppid: want the loss counted and said, 20000 calls in the summary:\n%s", sm)
+	} else if lines, _ := strconv.Atoi(m[1]); lines >= 20000 {
+		t.Errorf("a 64 KiB buffer held all 20000 events: the loss check cannot fail:\n%s", sm)
+	} else if lost, _ := strconv.Atoi(m[2]); lines+lost < 20000 {
+		t.Errorf("%d getppid lines + %d lost < 20000 calls: some loss went uncounted:\n%s", lines, lost, sm)
+	}
 	if !strings.Contains(s["attach"], "rc=0\n") || strings.Contains(s["attach"], "attach-openat=0\n") ||
 		!strings.Contains(s["attach"], "loaded=0\n") {
 		t.Errorf("kgen run -p PID, then Ctrl-C:\n%s", s["attach"])
@@ -228,4 +281,28 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 	if regexp.MustCompile(`BUG|WARNING|Oops`).MatchString(s["dmesg"]) {
 		t.Errorf("kernel log:\n%s", s["dmesg"])
 	}
+}
+
+var (
+	loopOnce sync.Once
+	loopPath string
+	loopErr  error
+)
+
+// getppidLoop adds bench's getppid loop (static Go, amd64) as /root/loop:
+// the 200,000-syscall run of process.sh.
+func getppidLoop(t *testing.T, k kernel) []string {
+	loopOnce.Do(func() {
+		// next to kgen's test binary: TestMain removes the directory
+		loopPath = filepath.Join(filepath.Dir(kgenBin), "loop")
+		cmd := exec.Command("go", "build", "-o", loopPath, "../bench/testdata/process/loop.go")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			loopErr = fmt.Errorf("build the getppid loop: %v\n%s", err, out)
+		}
+	})
+	if loopErr != nil {
+		t.Fatal(loopErr)
+	}
+	return []string{loopPath + ":/root/loop"}
 }

@@ -19,6 +19,7 @@ type guest struct {
 	Files   []string // more files or trees to add, as kgen vm --add SRC:DST
 	SMP     int      // vCPUs; 0 = 1
 	Timeout string   // kgen vm --timeout
+	Append  string   // kgen vm --append: extra kernel command line
 
 	// Extra, if set, returns more --add SRC:DST for kernel k: files built
 	// or extracted for that kernel (test modules, Debian's own modules).
@@ -84,6 +85,9 @@ func (g guest) run(t *testing.T, k kernel) (string, map[string]string) {
 		for _, f := range g.Extra(t, k) {
 			args = append(args, "--add", f)
 		}
+	}
+	if g.Append != "" {
+		args = append(args, "--append", g.Append)
 	}
 	if g.SMP > 1 {
 		args = append(args, "--smp", strconv.Itoa(g.SMP))

@@ -20,6 +20,7 @@ type processData struct {
 	TraceLifecycle int // 0 or 1
 	TraceSyscalls  int
 	TraceSignals   int
+	SyscallEntry   int
 	UIDFilter      int
 	Comm           string // C string literal
 	ArgvBytes      int
@@ -61,6 +62,7 @@ func (processKind) Module(s spec.Spec, h Header) (Module, error) {
 		TraceLifecycle: b01(spec.Bool(p.TraceLifecycle, true)),
 		TraceSyscalls:  b01(spec.Bool(p.TraceSyscalls, true)),
 		TraceSignals:   b01(spec.Bool(p.TraceSignals, true)),
+		SyscallEntry:   b01(spec.Bool(p.TraceSyscallEntry, false)),
 		UIDFilter:      *p.UIDFilter,
 		Comm:           CString(p.TaskcommFilter),
 		ArgvBytes:      p.ExecArgvBytes,

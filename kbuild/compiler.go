@@ -256,3 +256,26 @@ func packageFor(tool string) string {
 	}
 	return tool
 }
+
+// KernelInfo is what a build would use of a KDIR, for kgen doctor.
+type KernelInfo struct {
+	Release    string            // UTS_RELEASE
+	Config     map[string]string // the .config values kbuild reads
+	CC         CCVersion         // what the kernel was built with (may be zero)
+	Candidates []string          // compilers a build tries, best first
+}
+
+// InspectKDIR reads kdir's identity the way Build does, and lists the
+// compilers Build would try for it (cc and cross as in Config).
+func InspectKDIR(kdir, cc, cross string) (*KernelInfo, error) {
+	k, err := readKernel(kdir)
+	if err != nil {
+		return nil, err
+	}
+	kv := kernelCC(k.Config)
+	return &KernelInfo{Release: k.Release, Config: k.Config, CC: kv, Candidates: ccCandidates(cc, cross, kv)}, nil
+}
+
+// PackageFor names the Debian package that provides a build tool, a
+// compiler ("gcc-14", "clang-16") or a header ("libelf.h").
+func PackageFor(tool string) string { return packageFor(tool) }

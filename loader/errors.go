@@ -83,8 +83,8 @@ func loadError(name string, err error, klog string) error {
 		me.Hint = fmt.Sprintf("module %s is already loaded; `kgen unload %s` first", name, name)
 	case errors.Is(err, unix.EKEYREJECTED):
 		me.Kind = ErrSignature
-		me.Hint = "module signature enforcement is on: sign the module with the kernel's key " +
-			"(scripts/sign-file) or boot with module.sig_enforce=0"
+		me.Hint = "module signature enforcement is on: sign the module with a key the kernel trusts " +
+			"(kgen build --sign-key) or boot with module.sig_enforce=0"
 	case errors.Is(err, unix.EPERM):
 		me.Kind = ErrPermission
 		me.Hint = "run as root (CAP_SYS_MODULE); if you are root, the kernel is locked down " +

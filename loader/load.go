@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -100,6 +101,12 @@ func Load(modPath string, params []string, opts *Options) (*State, error) {
 		undo = undo[:len(undo)-1]
 		events = ""
 	} else {
+		if o.BufferKB > 0 {
+			if err := writeKnob(o, path.Join(inst, "buffer_size_kb"), strconv.Itoa(o.BufferKB)); err != nil {
+				return fail(fmt.Errorf("set the ring buffer of %s to %d KiB per CPU: %w; pass a smaller --buffer-kb", inst, o.BufferKB, err))
+			}
+			o.logf("ring buffer of %s: %d KiB per CPU", inst, o.BufferKB)
+		}
 		if err := writeKnob(o, path.Join(events, "enable"), "1"); err != nil {
 			return fail(err)
 		}
@@ -163,6 +170,9 @@ func insmod(o *Options, name, modPath, params string) error {
 			o.logf("decompressed %s (%s) in user space: the kernel refused it compressed (%v)", modPath, c, err)
 		}
 		err = o.InitModule(img, params)
+	}
+	if errors.Is(err, unix.EKEYREJECTED) {
+		return signatureError(o, name, err, f, c, mark)
 	}
 	if err != nil {
 		var hint string

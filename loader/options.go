@@ -41,6 +41,10 @@ type Options struct {
 	Sleep func(time.Duration)
 	// Log receives progress notes (what was mounted, warnings); nil = quiet.
 	Log io.Writer
+	// BufferKB, if > 0, is the per-CPU ring buffer size of the module's
+	// tracefs instance (buffer_size_kb), set by Load before the events are
+	// enabled; 0 keeps the kernel's default (1408 KiB).
+	BufferKB int
 }
 
 func (o *Options) withDefaults() *Options {

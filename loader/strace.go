@@ -14,16 +14,21 @@ import (
 
 // Strace prints the events of a process-kind module (<name>_sys_enter,
 // _sys_exit, _fork, _exec, _exit, _signal_*) the way strace users read
-// them, one line per event: a syscall's entry and exit on one line when
-// they pair up (`1234 openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3`), else
-// `<unfinished ...>` and `<... openat resumed>`. Syscall names come from
-// the kernel's own table, which the module lists in debugfs
-// kgen/<name>/syscalls (SyscallNames).
+// them, one line per event: `1234 openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3`.
+// A call's exit event carries its arguments, so one event makes the line;
+// when there is an entry event too (trace_syscall_entry=1, or execve and
+// the calls that do not return), entry and exit pair up on one line, else
+// `<unfinished ...>` and `<... openat resumed>`. An execve whose entry was
+// not seen (kgen run follows CMD from its exec) shows the exec event's
+// filename and argv. Syscall names come from the kernel's own table, which
+// the module lists in debugfs kgen/<name>/syscalls (SyscallNames).
 type Strace struct {
 	Module  string // the module name, the events' prefix
 	W       io.Writer
 	Names   map[int64]string // syscall number -> name; nil shows syscall_<nr>
 	pending map[int]Event    // tid -> sys_enter not yet printed
+	execs   map[int]Event    // pid -> its last exec event, for an execve without entry
+	cut     map[int]bool     // tids whose call in flight was shown unfinished
 }
 
 // Annotate adds the field name (the syscall's, from Names) to a sys_enter
@@ -84,6 +89,8 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 	}
 	if s.pending == nil {
 		s.pending = map[int]Event{}
+		s.execs = map[int]Event{}
+		s.cut = map[int]bool{}
 	}
 	s.Annotate(&ev)
 	tid := fint(ev, "tid")
@@ -95,21 +102,36 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 		if old, ok := s.pending[tid]; ok {
 			line += fmt.Sprintf("%d %s <unfinished ...>\n", tid, callText(old))
 		}
+		delete(s.cut, tid)
 		s.pending[tid] = ev
 		_, err := io.WriteString(s.W, line)
 		return true, err
 	case "sys_exit":
 		name := fstr(ev, "name")
 		ret := retText(name, fint64(ev, "ret"))
-		if in, ok := s.pending[tid]; ok && fint(in, "nr") == fint(ev, "nr") {
+		in, paired := s.pending[tid]
+		paired = paired && fint(in, "nr") == fint(ev, "nr")
+		ex, execed := s.execs[fint(ev, "pid")]
+		_, hasArgs := ev.Fields["a0"]
+		switch {
+		case s.cut[tid]:
+			line += fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
+		case paired:
 			line += fmt.Sprintf("%d %s = %s\n", tid, callText(in), ret)
-		} else {
+		case (name == "execve" || name == "execveat") && execed:
+			line += fmt.Sprintf("%d %s(%q, %s, ...) = %s\n", tid, name, fstr(ex, "filename"), fstr(ex, "argv"), ret)
+		case hasArgs && fint(ev, "path_arg") >= -1 && !entryAlways[name]:
+			line += fmt.Sprintf("%d %s = %s\n", tid, callText(ev), ret)
+		default:
 			line += fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
 		}
 		delete(s.pending, tid)
+		delete(s.cut, tid)
+		delete(s.execs, fint(ev, "pid"))
 	case "fork":
 		line += fmt.Sprintf("%d --- forked %d (%s) ---\n", tid, fint(ev, "child"), cloneFlags(fuint(ev, "flags")))
 	case "exec":
+		s.execs[fint(ev, "pid")] = ev
 		line += fmt.Sprintf("%d --- exec %q %s ---\n", tid, fstr(ev, "filename"), fstr(ev, "argv"))
 	case "exit":
 		if p, ok := s.pending[tid]; ok {
@@ -156,6 +178,7 @@ func (s *Strace) flush(tid int) string {
 	for _, t := range tids {
 		fmt.Fprintf(&b, "%d %s <unfinished ...>\n", t, callText(s.pending[t]))
 		delete(s.pending, t)
+		s.cut[t] = true
 	}
 	return b.String()
 }
@@ -189,6 +212,10 @@ func fuint(ev Event, k string) uint64 {
 }
 
 func fstr(ev Event, k string) string { s, _ := ev.Fields[k].(string); return s }
+
+// entryAlways are the calls whose exit event cannot show their arguments
+// (the module zeroes them): they always have an entry event.
+var entryAlways = map[string]bool{"execve": true, "execveat": true, "exit": true, "exit_group": true, "rt_sigreturn": true}
 
 // arity of the calls whose argument count the display needs; others show
 // up to their last non-zero argument.

@@ -22,13 +22,19 @@ func straceParser(t *testing.T) *Parser {
 // strace-style output.
 func TestStrace(t *testing.T) {
 	lines := []string{
+		// trace_syscall_entry=1: entry and exit events pair up
 		`sh-95 [000] ...1. 8.316647: process_sys_enter: pid=95 tid=95 nr=257 a0=0xffffff9c a1=0x273cdb90 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=1 path='/etc/passwd'`,
-		`sh-95 [000] ...1. 8.316847: process_sys_exit: pid=95 tid=95 nr=257 ret=3`,
+		`sh-95 [000] ...1. 8.316847: process_sys_exit: pid=95 tid=95 nr=257 ret=3 a0=0xffffff9c a1=0x273cdb90 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=1 ns=2000 path='/etc/passwd'`,
 		`cat-96 [000] ...1. 8.4: process_sys_enter: pid=96 tid=96 nr=257 a0=0xffffff9c a1=0x1000 a2=0x80241 a3=0x1b6 a4=0x0 a5=0x0 path_arg=1 path='/nonexistent'`,
 		`sh-95 [000] ...1. 8.5: process_sys_enter: pid=95 tid=95 nr=61 a0=0xffffffff a1=0x7ffc0c553768 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=-1 path=''`,
-		`cat-96 [000] ...1. 8.6: process_sys_exit: pid=96 tid=96 nr=257 ret=-2`,
+		`cat-96 [000] ...1. 8.6: process_sys_exit: pid=96 tid=96 nr=257 ret=-2 a0=0xffffff9c a1=0x1000 a2=0x80241 a3=0x1b6 a4=0x0 a5=0x0 path_arg=1 ns=1000 path='/nonexistent'`,
 		`sh-95 [000] ...1. 8.7: process_fork: pid=95 tid=95 comm='sh' child=97 child_pid=97 flags=0x11`,
 		`cat-97 [000] ...1. 8.8: process_exec: pid=97 tid=97 comm='exe' old_tid=97 filename='/bin/cat' argv='["cat", "a \"b\""]'`,
+		// the default: an exit event alone makes the line; an execve whose
+		// entry was not seen takes the exec event's filename and argv
+		`cat-97 [000] ...1. 8.81: process_sys_exit: pid=97 tid=97 nr=59 ret=0 a0=0x0 a1=0x0 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=-1 ns=0 path=''`,
+		`cat-97 [000] ...1. 8.82: process_sys_exit: pid=97 tid=97 nr=257 ret=3 a0=0xffffff9c a1=0x1000 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=1 ns=900 path='a "b"'`,
+		`cat-97 [000] ...1. 8.83: process_sys_exit: pid=97 tid=97 nr=0 ret=-14 a0=0x3 a1=0x0 a2=0x1000 a3=0x0 a4=0x0 a5=0x0 path_arg=-1 ns=300 path=''`,
 		`sh-95 [000] ...1. 8.9: process_signal_deliver: pid=95 tid=95 comm='sh' sig=10 errno=0 code=0 sender=95 handler=0x4000 result=0`,
 		`cat-96 [000] ...1. 9.0: process_sys_enter: pid=96 tid=96 nr=231 a0=0x7 a1=0x0 a2=0x0 a3=0x0 a4=0x0 a5=0x0 path_arg=-1 path=''`,
 		`cat-96 [000] ...1. 9.1: process_exit: pid=96 tid=96 comm='cat' code=1792 group_dead=1`,
@@ -40,13 +46,16 @@ func TestStrace(t *testing.T) {
 96 <... openat resumed>) = -1 ENOENT (No such file or directory)
 95 --- forked 97 (SIGCHLD) ---
 97 --- exec "/bin/cat" ["cat", "a \"b\""] ---
+97 execve("/bin/cat", ["cat", "a \"b\""], ...) = 0
+97 openat(AT_FDCWD, "a \"b\"", O_RDONLY) = 3
+97 read(3, 0, 4096) = -1 EFAULT (Bad address)
 95 --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=95} ---
 96 exit_group(7) = ?
 96 +++ exited with 7 +++
 98 +++ killed by SIGKILL +++
 `
 	var out bytes.Buffer
-	s := &Strace{Module: "process", W: &out, Names: parseSyscallNames("61 wait4\n231 exit_group\n257 openat\n")}
+	s := &Strace{Module: "process", W: &out, Names: parseSyscallNames("0 read\n59 execve\n61 wait4\n231 exit_group\n257 openat\n")}
 	p := straceParser(t)
 	for _, l := range lines {
 		ev, err := p.Parse(l)

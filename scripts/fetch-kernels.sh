@@ -39,6 +39,8 @@
 #   $KGEN_KERNELS/NAME/root/     dpkg -x root of headers, -common, kbuild
 #   $KGEN_KERNELS/NAME/glibc/    the suite's libc6, only when the kbuild host
 #                                tools need a newer glibc than the host's
+#   $KGEN_KERNELS/NAME/libcrypto/ the suite's libssl, only when the host lacks
+#                                the libcrypto scripts/sign-file links
 #   $KGEN_KERNELS/NAME/.done     stamp: a rerun is a no-op (debug-6.1: it
 #                                holds the source version and the hashes of
 #                                the config fragment and patches; a change of
@@ -680,6 +682,33 @@ build_debug() {
 	log "$name: ready: $rel from $pkg $ver in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
 }
 
+# ---- libcrypto for scripts/sign-file -----------------------------------
+# fetch_sign_libs NAME: the kernel's scripts/sign-file links the suite's
+# libcrypto; when the host lacks that soname (bullseye's libcrypto.so.1.1 on
+# bookworm), extract the suite's libssl package into NAME/libcrypto (run
+# sign-file with LD_LIBRARY_PATH=NAME/libcrypto/usr/lib/x86_64-linux-gnu).
+# kgen signs modules itself; its tests compare against sign-file.
+fetch_sign_libs() {
+	local name=$1 dir=$KGEN_KERNELS/$1 sf soname pkg ver deb
+	sf=$(find "$dir/root" -path '*/scripts/sign-file' -type f 2>/dev/null | head -n1)
+	[[ -n $sf ]] || return 0
+	[[ -f $sf.real ]] && sf=$sf.real
+	soname=$(ldd "$sf" 2>/dev/null | awk '/libcrypto\.so.*not found/ {print $1}' | head -n1)
+	[[ -n $soname ]] || return 0
+	[[ -e $dir/libcrypto/usr/lib/x86_64-linux-gnu/$soname ]] && return 0
+	case $soname in
+	libcrypto.so.1.1) pkg=libssl1.1 ;;
+	*) log "$name: warning: sign-file needs $soname, which the host lacks; kgen's sign-file comparison tests cannot run it"; return 0 ;;
+	esac
+	setup_apt "$(suite_of "$name")"
+	ver=$(candidate_version "$pkg")
+	[[ -n $ver ]] || die "$name: no $pkg package for sign-file's $soname"
+	deb=$(download "$(suite_of "$name")" "$pkg" "$ver")
+	rm -rf "$dir/libcrypto"
+	dpkg-deb -x "$deb" "$dir/libcrypto"
+	log "$name: extracted $pkg $ver for scripts/sign-file into $dir/libcrypto"
+}
+
 main() {
 	need_tools
 	local names=("$@")
@@ -689,7 +718,10 @@ main() {
 	mkdir -p "$KGEN_KERNELS/.debs"
 	exec 9>"$KGEN_KERNELS/.lock"
 	flock 9
-	for n in "${names[@]}"; do fetch_one "$n"; done
+	for n in "${names[@]}"; do
+		fetch_one "$n"
+		if [[ $n == debian-* && $n != *-arm64 ]]; then fetch_sign_libs "$n"; fi
+	done
 	write_ready
 }
 

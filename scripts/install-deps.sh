@@ -32,6 +32,8 @@ pkgs=(
 	busybox-static qemu-system-x86
 	# scripts/fetch-kernels.sh: signed Debian archives over apt, flock
 	ca-certificates debian-archive-keyring gpgv gnupg util-linux
+	# the module signing tests: keys made and signatures checked by openssl
+	openssl
 )
 ((arm64 == 1)) && pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm)
 

@@ -26,6 +26,14 @@ type Process struct {
 	TraceLifecycle *bool `yaml:"trace_lifecycle,omitempty" json:"trace_lifecycle,omitempty"`
 	TraceSyscalls  *bool `yaml:"trace_syscalls,omitempty" json:"trace_syscalls,omitempty"`
 	TraceSignals   *bool `yaml:"trace_signals,omitempty" json:"trace_signals,omitempty"`
+	// TraceSyscallEntry also writes an event at each system call's entry,
+	// as it happens (strace's "<unfinished ...>" view of a call that
+	// blocks); absent = false: a call's one event, with its arguments, path
+	// and result, is written when it returns, and only the calls that do
+	// not return or replace their registers (execve, execveat, exit,
+	// exit_group, rt_sigreturn) have an entry event. The entry events cost
+	// a second ring-buffer event per call.
+	TraceSyscallEntry *bool `yaml:"trace_syscall_entry,omitempty" json:"trace_syscall_entry,omitempty"`
 	// UIDFilter keeps only events of tasks with this uid; absent = -1 = any.
 	UIDFilter *int `yaml:"uid_filter,omitempty" json:"uid_filter,omitempty"`
 	// TaskcommFilter keeps only events of tasks with this comm; "" = any.

@@ -19,6 +19,8 @@ type buildFlags struct {
 	keepSource, verbose                  bool
 	jobs                                 int
 	makeVars                             []string
+	sign                                 signFlags
+	vmlinux, sysmap                      string // target's symbols, for probe warnings
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -29,11 +31,17 @@ func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `build generates the spec's module and builds it with the target kernel's
 Kbuild, writing OUTDIR/<name>.ko. The kernel build dir is --kdir, else $KDIR,
 else /lib/modules/$(uname -r)/build. Builds are cached by content: building
-the same spec for the same kernel again copies the cached module.`,
+the same spec for the same kernel again copies the cached module.
+
+--sign-key signs the module as the kernel's scripts/sign-file does (for
+kernels with module.sig_enforce or Secure Boot); without it kgen signs with
+$KGEN_SIGN_KEY, else DKMS's MOK pair (/var/lib/dkms/mok.key, mok.pub) when
+present. kgen keygen makes a key to enroll. See docs/signing.md.`,
 		Example: `  kgen build examples/kretprobe.yaml
   kgen build probe.yaml --kdir ~/.cache/kgen/kernels/debian-6.1/kdir -o out
   kgen build probe.yaml --kdir /src/linux-arm64 --arch arm64 --cross-compile aarch64-linux-gnu-
-  kgen build probe.yaml --make-var W=1 --keep-source -v`,
+  kgen build probe.yaml --make-var W=1 --keep-source -v
+  kgen build probe.yaml --sign-key kgen-signing.key --sign-cert kgen-signing.der`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: specFileCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +59,9 @@ the same spec for the same kernel again copies the cached module.`,
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "build cache directory (default $XDG_CACHE_HOME/kgen or ~/.cache/kgen)")
 	fl.StringVar(&f.cc, "cc", "", "C compiler (default: the kernel's own gcc version when installed, else gcc)")
 	fl.StringArrayVar(&f.makeVars, "make-var", nil, "extra make variable VAR=value (repeatable; e.g. W=1)")
+	f.sign.register(fl)
+	fl.StringVar(&f.vmlinux, "kernel", "", "the target's vmlinux (uncompressed ELF, stripped or not): warn about probed functions it lacks or blacklists")
+	fl.StringVar(&f.sysmap, "system-map", "", "the target's System.map: warn about probed functions it lacks or blacklists")
 	_ = cmd.MarkFlagDirname("kdir")
 	_ = cmd.MarkFlagDirname("output")
 	_ = cmd.RegisterFlagCompletionFunc("arch", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -65,6 +76,12 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		return err
 	}
 	name := s.Header().Name
+	// The key is checked before the build; the module is signed after it,
+	// so the build cache holds unsigned modules only.
+	signing, err := resolveSigning(f.sign, stderr)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", name, err)
+	}
 	kdir, err := kbuild.FindKDIR(f.kdir)
 	if err != nil {
 		return err
@@ -73,6 +90,9 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return fmt.Errorf("build %s: --make-var %q: want VAR=value", name, v)
 		}
+	}
+	for _, w := range probeWarnings(s, kdir, f.vmlinux, f.sysmap) {
+		fmt.Fprintf(stderr, "kgen: warning: %s\n", w)
 	}
 	cfg := kbuild.Config{
 		KDIR:         kdir,
@@ -107,6 +127,11 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 		how = "cached"
 	}
 	fmt.Fprintf(stdout, "%s %s for %s (%s, %s)\n", how, res.Ko, res.Release, res.CC, res.Duration.Round(time.Millisecond))
+	if signing != nil {
+		if err := signing.sign(res.Ko, res.Release, stdout, stderr); err != nil {
+			return fmt.Errorf("build %s: %w", name, err)
+		}
+	}
 	// What the build resolved for this kernel, when the module says (a
 	// payload: the functions each point intercepts).
 	if mi, err := loader.ReadModInfo(res.Ko); err == nil {

@@ -29,6 +29,7 @@ func newLoaderOptions(stderr io.Writer) *loader.Options {
 
 func newLoadCmd(stdout, stderr io.Writer) *cobra.Command {
 	var conf string
+	var bufKB int
 	cmd := &cobra.Command{
 		Use:   "load MODULE.ko [param=value ...] | load -c FILE",
 		Short: "Insert a kgen module and enable its trace events",
@@ -80,7 +81,9 @@ and the error names the line. kgen unload -c FILE undoes it all.`,
 				fmt.Fprintf(stdout, "loaded %s; undo it with `kgen unload -c %s`\n", conf, conf)
 				return nil
 			}
-			st, err := loader.Load(args[0], args[1:], newLoaderOptions(stderr))
+			opts := newLoaderOptions(stderr)
+			opts.BufferKB = bufKB
+			st, err := loader.Load(args[0], args[1:], opts)
 			if err != nil {
 				return err
 			}
@@ -92,7 +95,19 @@ and the error names the line. kgen unload -c FILE undoes it all.`,
 		},
 	}
 	cmd.Flags().StringVarP(&conf, "config", "c", "", "run the KEDR load configuration `FILE`")
+	cmd.Flags().IntVar(&bufKB, "buffer-kb", 0, bufferKBUsage)
 	return cmd
+}
+
+const bufferKBUsage = "per-CPU ring buffer of the module's tracefs instance, in `KiB` (default: the kernel's, 1408); " +
+	"a larger one holds longer bursts than the reader keeps up with"
+
+// lostHint says what to do when events were lost.
+func lostHint(lost uint64) string {
+	if lost == 0 {
+		return ""
+	}
+	return "; the reader fell behind: a larger ring buffer (kgen load or kgen run --buffer-kb) holds longer bursts"
 }
 
 // confOptions are kedrconf's options on the loader kgen load uses.

@@ -61,6 +61,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newStacksCmd(stdout, stderr), newFlamegraphCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
+		newKeygenCmd(stdout),
+		newDoctorCmd(stdout, stderr), newListCmd(stdout, stderr),
 	)
 	return root
 }

@@ -25,6 +25,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		pid    int
 		asJSON bool
 		kdir   string
+		bufKB  int
 	)
 	cmd := &cobra.Command{
 		Use:   "run SPEC|MODULE.ko (-- CMD [ARGS...] | -p PID)",
@@ -57,16 +58,17 @@ built MODULE.ko, and traces a process tree with it:
 			if (len(command) == 0) == (pid == 0) {
 				return errors.New("run: give either -- CMD [ARGS...] or -p PID")
 			}
-			return runRun(cmd, target[0], command, pid, asJSON, kdir, stdout, stderr)
+			return runRun(cmd, target[0], command, pid, asJSON, kdir, bufKB, stdout, stderr)
 		},
 	}
 	cmd.Flags().IntVarP(&pid, "pid", "p", 0, "follow this running process and its descendants")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per event instead of strace-style lines")
 	cmd.Flags().StringVar(&kdir, "kdir", "", "kernel build dir for building SPEC (default $KDIR, else the running kernel's)")
+	cmd.Flags().IntVar(&bufKB, "buffer-kb", 0, bufferKBUsage)
 	return cmd
 }
 
-func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON bool, kdir string, stdout, stderr io.Writer) error {
+func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON bool, kdir string, bufKB int, stdout, stderr io.Writer) error {
 	// Ctrl-C (or SIGTERM) is ours from the start: one that comes while the
 	// module builds or loads must still unload it, and a kgen run started
 	// with SIGINT ignored (a background job of a script) must still get
@@ -125,7 +127,14 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 		pid = child.Process.Pid
 	}
 	opts := newLoaderOptions(stderr)
-	if _, err := loader.Load(ko, []string{"follow_pid=" + strconv.Itoa(pid)}, opts); err != nil {
+	opts.BufferKB = bufKB
+	params := []string{"follow_pid=" + strconv.Itoa(pid)}
+	if child != nil {
+		// Followed from its exec of CMD on: kgen's own child before it is
+		// not CMD (its system calls would count in the summary).
+		params = append(params, "follow_exec=1")
+	}
+	if _, err := loader.Load(ko, params, opts); err != nil {
 		if child != nil {
 			release.Close()
 			child.Process.Kill()
@@ -190,7 +199,7 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	cancel()
 	res, uerr := loader.Unload(mi.Name, opts)
 	if sum != nil {
-		fmt.Fprintf(stderr, "kgen run: %d events seen, %d events lost\n", sum.Events, sum.Lost)
+		fmt.Fprintf(stderr, "kgen run: %d events seen, %d events lost%s\n", sum.Events, sum.Lost, lostHint(sum.Lost))
 	}
 	if res != nil && res.Stats != nil {
 		fmt.Fprint(stderr, loader.SyscallSummary(res.Stats))

@@ -54,7 +54,7 @@ cat /tmp/run1.json
 
 # 2. Filters and toggles, at run time through debugfs.
 sec controls
-for c in follow_pid trace_lifecycle trace_syscalls trace_signals uid_filter taskcomm_filter; do echo "$c=$(cat $D/$c) param=$(cat /sys/module/process/parameters/$c)"; done
+for c in follow_pid trace_lifecycle trace_syscalls trace_signals uid_filter taskcomm_filter trace_syscall_entry follow_exec; do echo "$c=$(cat $D/$c) param=$(cat /sys/module/process/parameters/$c)"; done
 sec uid
 echo >$D/../../../tracing/instances/kgen_process/trace 2>/dev/null
 run_target
@@ -86,6 +86,16 @@ ctl trace_syscalls 1
 cat /tmp/toggle.err
 sec toggle-events
 cat /tmp/toggle.json
+sec entry
+run_target
+ctl trace_syscall_entry 1
+ctl follow_pid $TP
+kgen trace process --json --duration ${TD3}s >/tmp/entry.json 2>/tmp/entry.err &
+TR=$!; sleep 1; echo go >/tmp/go; wait $TP; wait $TR
+ctl trace_syscall_entry 0
+cat /tmp/entry.err
+sec entry-events
+cat /tmp/entry.json
 
 # 3. ftrace raw_syscalls sees every syscall of a process kgen does not
 #    follow: enabled while kgen runs, and before kgen loads.
@@ -128,6 +138,24 @@ echo "rc=$?"
 cat /tmp/run.out
 sec run-err
 cat /tmp/run.err
+sec run-true
+kgen run process.ko -- true >/tmp/true.out 2>/tmp/true.err
+echo "rc=$?"
+cat /tmp/true.out /tmp/true.err
+# 200,000 system calls: every one an event, none lost, counted exactly,
+# with a ring buffer that holds the burst (the reader, formatting text on
+# the guest's one CPU, is far slower than the loop) ...
+sec loop
+kgen run --buffer-kb 32768 process.ko -- /root/loop 200000 e2e >/tmp/loop.out 2>/tmp/loop.err
+echo "rc=$?"
+echo "getppid-lines=$(grep -c '^[0-9]* getppid() = [0-9]' /tmp/loop.out)"
+grep -E 'events lost| getppid$' /tmp/loop.err
+# ... and with a small one the loss is counted and said, never silent.
+sec loop-small
+kgen run --buffer-kb 64 process.ko -- /root/loop 20000 e2e >/tmp/loop.out 2>/tmp/loop.err
+echo "rc=$?"
+echo "getppid-lines=$(grep -c '^[0-9]* getppid() = [0-9]' /tmp/loop.out)"
+grep -E 'events lost| getppid$' /tmp/loop.err
 sec attach
 sh -c 'while [ ! -e /tmp/stop2 ]; do cat /nonexistent_attach 2>/dev/null; sleep 0.2; done' &
 AP=$!

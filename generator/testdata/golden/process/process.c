@@ -22,12 +22,14 @@
 #include <linux/bitmap.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/hash.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/sched/clock.h>
 #include <linux/log2.h>
+#include <linux/math64.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -39,6 +41,7 @@
 #include <linux/string.h>
 #include <linux/thread_info.h>
 #include <linux/timer.h>
+#include <linux/timex.h>
 #include <linux/uidgid.h>
 #include <linux/workqueue.h>
 #include <asm/syscall.h>
@@ -100,6 +103,8 @@ enum kp_ctl {
 	KP_TRACE_SIGNALS,
 	KP_UID_FILTER,
 	KP_TASKCOMM_FILTER,
+	KP_TRACE_SYSCALL_ENTRY,
+	KP_FOLLOW_EXEC,
 	KP_NR_CTL
 };
 
@@ -110,6 +115,8 @@ static const char *const kp_ctl_names[KP_NR_CTL] = {
 	[KP_TRACE_SIGNALS] = "trace_signals",
 	[KP_UID_FILTER] = "uid_filter",
 	[KP_TASKCOMM_FILTER] = "taskcomm_filter",
+	[KP_TRACE_SYSCALL_ENTRY] = "trace_syscall_entry",
+	[KP_FOLLOW_EXEC] = "follow_exec",
 };
 
 static int kp_follow_pid = 0;	/* 0: every process */
@@ -118,6 +125,11 @@ static int kp_trace_syscalls = 1;
 static int kp_trace_signals = 1;
 static int kp_uid_filter = -1;	/* -1: any */
 static char kp_comm_filter[TASK_COMM_LEN] = "";	/* "": any */
+/* 1: an event at every system call's entry too, not only at its exit. */
+static int kp_trace_syscall_entry = 0;
+/* 1: follow_pid is followed from its next exec on (kgen run: CMD, not kgen's child before it). */
+static int kp_follow_exec;
+static int kp_exec_pending;	/* the tgid waiting for its exec; 0: none */
 
 /* Serialises control changes, probe (un)registration and flag walks. */
 static DEFINE_MUTEX(kp_mutex);
@@ -472,7 +484,8 @@ static void kp_rebuild(void)
 	int depth;
 
 	kp_set_clear();
-	if (!pid)
+	WRITE_ONCE(kp_exec_pending, pid && READ_ONCE(kp_follow_exec) ? pid : 0);
+	if (!pid || READ_ONCE(kp_exec_pending))
 		return;
 	rcu_read_lock();
 	for_each_process(p) {
@@ -511,7 +524,8 @@ static int kp_ctl_set(enum kp_ctl c, const char *val)
 			return ret;
 		if ((c == KP_FOLLOW_PID && (v < 0 || v > PID_MAX_LIMIT)) ||
 		    (c == KP_UID_FILTER && v < -1) ||
-		    (c >= KP_TRACE_LIFECYCLE && c <= KP_TRACE_SIGNALS && v != 0 && v != 1))
+		    ((c == KP_TRACE_LIFECYCLE || c == KP_TRACE_SYSCALLS || c == KP_TRACE_SIGNALS ||
+		      c == KP_TRACE_SYSCALL_ENTRY || c == KP_FOLLOW_EXEC) && v != 0 && v != 1))
 			return -EINVAL;
 	}
 	mutex_lock(&kp_mutex);
@@ -543,6 +557,16 @@ static int kp_ctl_set(enum kp_ctl c, const char *val)
 		for (n = 0; n < TASK_COMM_LEN - 1; n++)
 			WRITE_ONCE(kp_comm_filter[n], comm[n]);
 		break;
+	case KP_TRACE_SYSCALL_ENTRY:
+		WRITE_ONCE(kp_trace_syscall_entry, v);
+		break;
+	case KP_FOLLOW_EXEC:
+		WRITE_ONCE(kp_follow_exec, v);
+		if (kp_live) {
+			kp_rebuild();
+			kp_flags_sync();
+		}
+		break;
 	default:
 		ret = -EINVAL;
 	}
@@ -565,6 +589,10 @@ static int kp_ctl_get(enum kp_ctl c, char *buf, size_t size)
 		return scnprintf(buf, size, "%d\n", READ_ONCE(kp_uid_filter));
 	case KP_TASKCOMM_FILTER:
 		return scnprintf(buf, size, "%.*s\n", TASK_COMM_LEN - 1, kp_comm_filter);
+	case KP_TRACE_SYSCALL_ENTRY:
+		return scnprintf(buf, size, "%d\n", READ_ONCE(kp_trace_syscall_entry));
+	case KP_FOLLOW_EXEC:
+		return scnprintf(buf, size, "%d\n", READ_ONCE(kp_follow_exec));
 	default:
 		return 0;
 	}
@@ -574,6 +602,7 @@ static int kp_ctl_get(enum kp_ctl c, char *buf, size_t size)
 static const enum kp_ctl kp_ctl_ids[KP_NR_CTL] = {
 	KP_FOLLOW_PID, KP_TRACE_LIFECYCLE, KP_TRACE_SYSCALLS,
 	KP_TRACE_SIGNALS, KP_UID_FILTER, KP_TASKCOMM_FILTER,
+	KP_TRACE_SYSCALL_ENTRY, KP_FOLLOW_EXEC,
 };
 
 static int kp_param_set(const char *val, const struct kernel_param *kp)
@@ -603,6 +632,10 @@ module_param_cb(uid_filter, &kp_param_ops, (void *)&kp_ctl_ids[KP_UID_FILTER], 0
 MODULE_PARM_DESC(uid_filter, "only events of tasks with this uid; -1 = any");
 module_param_cb(taskcomm_filter, &kp_param_ops, (void *)&kp_ctl_ids[KP_TASKCOMM_FILTER], 0644);
 MODULE_PARM_DESC(taskcomm_filter, "only events of tasks with this comm; empty = any");
+module_param_cb(trace_syscall_entry, &kp_param_ops, (void *)&kp_ctl_ids[KP_TRACE_SYSCALL_ENTRY], 0644);
+MODULE_PARM_DESC(trace_syscall_entry, "an event at each system call's entry too, not only at its exit (0/1)");
+module_param_cb(follow_exec, &kp_param_ops, (void *)&kp_ctl_ids[KP_FOLLOW_EXEC], 0644);
+MODULE_PARM_DESC(follow_exec, "follow follow_pid from its next exec on (0/1)");
 
 /* debugfs kgen/<name>/<control>: read the value, write a new one. */
 static ssize_t kp_ctl_read(struct file *f, char __user *ubuf, size_t cnt, loff_t *ppos)
@@ -790,6 +823,62 @@ static DEFINE_PER_CPU(char[KP_PATH_BYTES + 1], kp_path_buf);
 static DEFINE_PER_CPU(char[KP_ARGV_BYTES + 1], kp_argv_raw);
 static DEFINE_PER_CPU(char[KP_ARGV_OUT], kp_argv_buf);
 
+/*
+ * System call times: the CPU's cycle counter (get_cycles()) read at entry
+ * and exit, turned into ns by a factor measured at load; local_clock()
+ * where there is no counter. The counter costs a few instructions a read,
+ * local_clock() about forty.
+ */
+static u32 kp_cyc_mult;	/* ns per cycle << 20; 0: local_clock() */
+
+static __always_inline u64 kp_now(void)
+{
+	return kp_cyc_mult ? (u64)get_cycles() : local_clock();
+}
+
+static __always_inline u64 kp_ns(u64 d)
+{
+	return kp_cyc_mult ? mul_u64_u32_shr(d, kp_cyc_mult, 20) : d;
+}
+
+static void kp_clock_init(void)
+{
+	u64 c0 = get_cycles(), t0 = local_clock(), c1, t1, m;
+
+	msleep(10);
+	c1 = get_cycles();
+	t1 = local_clock();
+	if (!c0 || c1 <= c0 || t1 <= t0)
+		return;
+	m = div64_u64((t1 - t0) << 20, c1 - c0);
+	if (m && m <= U32_MAX)
+		kp_cyc_mult = m;
+}
+
+/*
+ * The calls whose entry is always an event: they do not return (exit,
+ * exit_group) or return with other registers (execve, execveat: a new
+ * image; rt_sigreturn: the interrupted context), so their exit cannot
+ * show their arguments.
+ */
+static __always_inline bool kp_entry_always(long nr)
+{
+	switch (nr) {
+	case __NR_execve:
+	case __NR_exit:
+	case __NR_exit_group:
+#ifdef __NR_execveat
+	case __NR_execveat:
+#endif
+#ifdef __NR_rt_sigreturn
+	case __NR_rt_sigreturn:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Start times of system calls, by tid; a collision loses one timing. */
 static struct kp_tslot {
 	int tid;
@@ -901,12 +990,37 @@ static void kp_fork(void *data, struct task_struct *parent, struct task_struct *
 	this_cpu_inc(kp_stats.forks);
 }
 
+/*
+ * follow_exec: p, follow_pid's process, execs; from here on it is followed.
+ * Its execve, already under way, counts as a call, timed from here.
+ */
+static void kp_exec_start(struct task_struct *p)
+{
+	long nr = syscall_get_nr(p, task_pt_regs(p));
+	struct kp_tslot *s = &kp_tslots[p->pid & (KP_TSLOTS - 1)];
+
+	if (!kp_set_add(p->tgid)) {
+		this_cpu_inc(kp_stats.follow_dropped);
+		return;
+	}
+	if (READ_ONCE(kp_exclusive))
+		kp_flag_set(p);
+	if (nr >= 0 && nr < KP_NR && READ_ONCE(kp_sys_on)) {
+		this_cpu_inc(kp_sysstats[nr].calls);
+		WRITE_ONCE(s->tid, p->pid);
+		WRITE_ONCE(s->t0, kp_now());
+	}
+}
+
 static void kp_exec(void *data, struct task_struct *p, pid_t old_tid, struct linux_binprm *bprm)
 {
 	char *raw, *out;
 	unsigned long start, len;
 	bool more = false;
+	int pend = READ_ONCE(kp_exec_pending);
 
+	if (unlikely(pend) && pend == p->tgid && cmpxchg(&kp_exec_pending, pend, 0) == pend)
+		kp_exec_start(p);
 	if (!kp_followed(p) || !READ_ONCE(kp_trace_lifecycle) || !kp_pass(p))
 		return;
 	raw = this_cpu_ptr(kp_argv_raw);
@@ -992,9 +1106,17 @@ static void kp_sig_deliver(void *data, int sig, kp_siginfo_t *info, struct k_sig
 	this_cpu_inc(kp_stats.signals);
 }
 
+/*
+ * A call's event is written at its exit, with its arguments (the saved
+ * registers still hold them then), path and result: one ring-buffer event
+ * a call. The entry only counts it and notes the time, unless
+ * trace_syscall_entry asks for an entry event too or the call is one whose
+ * exit cannot show its arguments (kp_entry_always).
+ */
 static void kp_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	struct task_struct *t = current;
+	struct kp_tslot *s;
 	unsigned long args[6];
 	char *path;
 	int parg;
@@ -1002,17 +1124,20 @@ static void kp_sys_enter(void *data, struct pt_regs *regs, long id)
 	if (!kp_followed(t))
 		return;
 	kp_check_users();
-	if (id < 0 || id >= KP_NR)
+	if (unlikely(id < 0 || id >= KP_NR))
 		return;
-	if (in_compat_syscall()) {
+	if (unlikely(in_compat_syscall())) {
 		this_cpu_inc(kp_stats.compat);
 		return;
 	}
 	this_cpu_inc(kp_sysstats[id].calls);
+	s = &kp_tslots[t->pid & (KP_TSLOTS - 1)];
+	WRITE_ONCE(s->tid, t->pid);
+	WRITE_ONCE(s->t0, kp_now());
+	if (likely(!READ_ONCE(kp_trace_syscall_entry)) && !kp_entry_always(id))
+		return;
 	if (!kp_pass(t))
 		return;
-	WRITE_ONCE(kp_tslots[t->pid & (KP_TSLOTS - 1)].tid, t->pid);
-	WRITE_ONCE(kp_tslots[t->pid & (KP_TSLOTS - 1)].t0, local_clock());
 	syscall_get_arguments(t, regs, args);
 	path = this_cpu_ptr(kp_path_buf);
 	path[0] = '\0';
@@ -1028,25 +1153,43 @@ static void kp_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
 	struct task_struct *t = current;
 	struct kp_tslot *s;
+	unsigned long args[6];
+	char *path;
+	int parg = -1;
+	u64 ns = 0;
 	long id;
 
 	if (!kp_followed(t))
 		return;
 	id = syscall_get_nr(t, regs);
-	if (id < 0 || id >= KP_NR || in_compat_syscall())
+	if (unlikely(id < 0 || id >= KP_NR) || unlikely(in_compat_syscall()))
 		return;
 	if (IS_ERR_VALUE(ret))
 		this_cpu_inc(kp_sysstats[id].errors);
 	s = &kp_tslots[t->pid & (KP_TSLOTS - 1)];
-	if (READ_ONCE(s->tid) == t->pid) {
-		this_cpu_add(kp_sysstats[id].ns, local_clock() - READ_ONCE(s->t0));
+	if (likely(READ_ONCE(s->tid) == t->pid)) {
+		s64 d = kp_now() - READ_ONCE(s->t0);
+
+		ns = d > 0 ? kp_ns(d) : 0;
+		this_cpu_add(kp_sysstats[id].ns, ns);
 		WRITE_ONCE(s->tid, 0);
 	} else {
 		this_cpu_inc(kp_stats.untimed);
 	}
 	if (!kp_pass(t))
 		return;
-	trace_process_sys_exit(id, ret);
+	path = this_cpu_ptr(kp_path_buf);
+	path[0] = '\0';
+	if (unlikely(kp_entry_always(id))) {
+		memset(args, 0, sizeof(args));
+	} else {
+		syscall_get_arguments(t, regs, args);
+		parg = kp_path_arg(id);
+		if (parg >= 0 &&
+		    kgen_user_str(path, (const char __user *)args[parg], KP_PATH_BYTES + 1) < 0)
+			strscpy(path, "(bad address)", KP_PATH_BYTES + 1);
+	}
+	trace_process_sys_exit(id, ret, args, parg, path, ns);
 	this_cpu_inc(kp_stats.sys_exits);
 }
 
@@ -1067,6 +1210,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 	kgen_stat(m, mod, "filtered", kgen_sum(&kp_stats, filtered));
 	kgen_stat(m, mod, "compat", kgen_sum(&kp_stats, compat));
 	kgen_stat(m, mod, "untimed", kgen_sum(&kp_stats, untimed));
+	kgen_stat(m, mod, "cycle_clock", !!kp_cyc_mult);
 	kgen_stat(m, mod, "exclusive", READ_ONCE(kp_exclusive));
 	kgen_stat(m, mod, "flag_walks", READ_ONCE(kp_walks));
 	for (nr = 0; nr < KP_NR; nr++) {
@@ -1120,6 +1264,7 @@ static int __init kp_init(void)
 				     __alignof__(struct kp_sysstat));
 	if (!kp_sysstats)
 		return -ENOMEM;
+	kp_clock_init();
 	timer_setup(&kp_timer, kp_timer_fn, 0);
 	kgen_debugfs_init();
 	for (i = 0; i < KP_NR_CTL; i++)

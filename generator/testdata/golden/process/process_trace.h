@@ -162,7 +162,10 @@ DEFINE_EVENT(process_signal_class, process_signal_deliver,
 );
 
 /*
- * A followed task entered system call nr with args a0..a5; path is
+ * A followed task entered system call nr with args a0..a5: written only
+ * with trace_syscall_entry=1 and for the calls whose exit cannot show their
+ * arguments (execve, execveat, exit, exit_group, rt_sigreturn); the exit
+ * event carries the rest. path is
  * argument path_arg (-1: none) read from user memory without faulting,
  * "(bad address)" when unreadable. Last. The name of nr is in debugfs
  * kgen/<module>/syscalls (the kernel's own table); kgen trace adds it.
@@ -198,18 +201,29 @@ TRACE_EVENT(process_sys_enter,
 		  __entry->path_arg, __get_str(path))
 );
 
-/* A followed task's system call nr returned ret (-4095..-1: an errno). */
+/*
+ * A followed task's system call nr returned ret (-4095..-1: an errno):
+ * its arguments as the saved registers hold them at exit (all 0 for the
+ * calls with an entry event always: execve, execveat, exit, exit_group,
+ * rt_sigreturn), its path argument like sys_enter's, and ns, the time it
+ * took (0 when its start was not seen).
+ */
 TRACE_EVENT(process_sys_exit,
 
-	TP_PROTO(long nr, long ret),
+	TP_PROTO(long nr, long ret, const unsigned long *args, int path_arg,
+		 const char *path, u64 ns),
 
-	TP_ARGS(nr, ret),
+	TP_ARGS(nr, ret, args, path_arg, path, ns),
 
 	TP_STRUCT__entry(
 		__field(int, pid)
 		__field(int, tid)
 		__field(long, nr)
 		__field(long, ret)
+		__array(unsigned long, args, 6)
+		__field(int, path_arg)
+		__field(u64, ns)
+		__string(path, path)
 	),
 
 	TP_fast_assign(
@@ -217,10 +231,17 @@ TRACE_EVENT(process_sys_exit,
 		__entry->tid = current->pid;
 		__entry->nr = nr;
 		__entry->ret = ret;
+		memcpy(__entry->args, args, sizeof(__entry->args));
+		__entry->path_arg = path_arg;
+		__entry->ns = ns;
+		kp_assign_str(path, path);
 	),
 
-	TP_printk("pid=%d tid=%d nr=%ld ret=%ld",
-		  __entry->pid, __entry->tid, __entry->nr, __entry->ret)
+	TP_printk("pid=%d tid=%d nr=%ld ret=%ld a0=0x%lx a1=0x%lx a2=0x%lx a3=0x%lx a4=0x%lx a5=0x%lx path_arg=%d ns=%llu path='%s'",
+		  __entry->pid, __entry->tid, __entry->nr, __entry->ret,
+		  __entry->args[0], __entry->args[1], __entry->args[2],
+		  __entry->args[3], __entry->args[4], __entry->args[5],
+		  __entry->path_arg, __entry->ns, __get_str(path))
 );
 
 #endif /* KGEN_TRACE_H */
