@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadModInfo$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./loader -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(call fuzztime,5000x)
 	$(GO) test ./loader/kedrconf -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./stacks -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzConsole$$' -fuzztime $(call fuzztime,30000x)
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzOutputFilter$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)

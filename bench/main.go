@@ -38,7 +38,7 @@ import (
 	"time"
 )
 
-//go:embed testdata/count.yaml testdata/floor/floor.c testdata/floor/Kbuild testdata/payload testdata/process/guest.sh
+//go:embed testdata/count.yaml testdata/entry.yaml testdata/stacks.yaml testdata/stackev.yaml testdata/floor/floor.c testdata/floor/kfloor.c testdata/floor/Kbuild testdata/payload testdata/process/guest.sh
 var testdata embed.FS
 
 const (
@@ -48,8 +48,15 @@ const (
 	workload = "dd if=/dev/zero of=/dev/null bs=1 count=200000"
 	// countName is the module name in testdata/count.yaml.
 	countName = "kgbench_count"
-	// floorName is the module built from testdata/floor.
-	floorName = "kgbench_floor"
+	// entryName is the module name in testdata/entry.yaml.
+	entryName = "kgbench_entry"
+	// stacksName and stackevName are the modules of testdata/stacks.yaml
+	// and testdata/stackev.yaml.
+	stacksName  = "kgbench_stacks"
+	stackevName = "kgbench_stackev"
+	// floorName and kfloorName are the modules built from testdata/floor.
+	floorName  = "kgbench_floor"
+	kfloorName = "kgbench_kfloor"
 	// otstSpec is the otst example; its module is otst.
 	otstSpec = "examples/otst.yaml"
 	// plDir is where the payload part's modules and script go in the guest.
@@ -217,6 +224,12 @@ var configs = []struct{ key, label string }{
 	{"tracefs", "tracefs `r:` probe, recording"},
 	{"otst_idle", "otst loaded, nothing armed"},
 	{"otst_fired", "otst after its one-time probe on vfs_read fired"},
+	{"kfloor", "floor: kprobe, empty handler"},
+	{"ecount", "kgen entry-only probe (a kprobe), counting (events off)"},
+	{"eemit", "kgen entry-only probe (a kprobe), emitting its event"},
+	{"tracefs_p", "tracefs `p:` probe, recording"},
+	{"stacks", "kgen entry-only probe counting stacks in the module"},
+	{"stackev", "kgen entry-only probe emitting a stack event"},
 }
 
 // guestScript runs the workload unprobed, under each configuration, and
@@ -250,8 +263,34 @@ echo 1 > $T/instances/kgen_` + countName + `/events/` + countName + `/enable
 measure emit
 kgen unload ` + countName + ` >/tmp/unload.txt
 sed 's/^/KGBENCH unload /' /tmp/unload.txt
+insmod /root/` + kfloorName + `.ko
+measure kfloor
+rmmod ` + kfloorName + `
+echo "KGBENCH fact kfloor_nmissed $(dmesg | sed -n 's/.*` + kfloorName + `: nmissed \([0-9-]*\).*/\1/p' | tail -n 1)"
+kgen load /root/` + entryName + `.ko >&2
+echo 0 > $T/instances/kgen_` + entryName + `/events/` + entryName + `/enable
+measure ecount
+echo 1 > $T/instances/kgen_` + entryName + `/events/` + entryName + `/enable
+measure eemit
+kgen unload ` + entryName + ` >/tmp/eunload.txt
+sed 's/^/KGBENCH eunload /' /tmp/eunload.txt
+kgen load /root/` + stacksName + `.ko >&2
+echo 0 > $T/instances/kgen_` + stacksName + `/events/` + stacksName + `/enable
+measure stacks
+awk '$2 == "dropped" { print "KGBENCH fact stacks_dropped " $3 } $2 != "dropped" { s += $2 } END { print "KGBENCH fact stacks_sum " s + 0 }' /sys/kernel/debug/kgen/` + stacksName + `/stacks
+kgen unload ` + stacksName + ` >&2
+kgen load /root/` + stackevName + `.ko >&2
+measure stackev
+kgen unload ` + stackevName + ` >/tmp/sunload.txt
+sed 's/^/KGBENCH sunload /' /tmp/sunload.txt
 mounted=
 if [ ! -e $T/kprobe_events ]; then mount -t tracefs nodev $T; mounted=1; fi
+echo 'p:kgbenchp vfs_read' >> $T/kprobe_events
+echo 1 > $T/events/kprobes/kgbenchp/enable
+measure tracefs_p
+echo 0 > $T/events/kprobes/kgbenchp/enable
+awk '$1 == "kgbenchp" { print "KGBENCH fact tracefs_p_hits " $2; print "KGBENCH fact tracefs_p_nmissed " $3 }' $T/kprobe_profile
+echo '-:kgbenchp' >> $T/kprobe_events
 echo 'r:kgbench vfs_read ret=$retval' >> $T/kprobe_events
 echo 1 > $T/events/kprobes/kgbench/enable
 measure tracefs
@@ -306,6 +345,21 @@ func (b *bench) probeCost() (guest, error) {
 		return guest{}, fmt.Errorf("build %s: %w\n%s", countName, err, out)
 	}
 	countKo := filepath.Join(dir, countName+".ko")
+	for _, m := range []string{"entry", "stacks", "stackev"} {
+		spec := filepath.Join(b.work, m+".yaml")
+		if err := copyEmbedded("testdata/"+m+".yaml", spec); err != nil {
+			return guest{}, err
+		}
+		b.step("building testdata/%s.yaml with kgen", m)
+		args = []string{"build", spec, "--kdir", b.kdir, "-o", dir, "--cache-dir", filepath.Join(b.work, "cache-count")}
+		for _, v := range b.makeEnv {
+			args = append(args, "--make-var", v)
+		}
+		if out, err := exec.Command(b.kgen, args...).CombinedOutput(); err != nil {
+			return guest{}, fmt.Errorf("build testdata/%s.yaml: %w\n%s", m, err, out)
+		}
+	}
+	entryKo := filepath.Join(dir, entryName+".ko")
 	otstSrc, err := filepath.Abs(otstSpec)
 	if err != nil {
 		return guest{}, fmt.Errorf("resolve %s: %w", otstSpec, err)
@@ -341,6 +395,10 @@ func (b *bench) probeCost() (guest, error) {
 	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
 		"--timeout", b.o.timeout.String(), "--kgen-binary", b.kgen,
 		"--add", floorKo+":/root/"+floorName+".ko",
+		"--add", filepath.Join(filepath.Dir(floorKo), kfloorName+".ko")+":/root/"+kfloorName+".ko",
+		"--add", entryKo+":/root/"+entryName+".ko",
+		"--add", filepath.Join(dir, stacksName+".ko")+":/root/"+stacksName+".ko",
+		"--add", filepath.Join(dir, stackevName+".ko")+":/root/"+stackevName+".ko",
 		"--add", countKo+":/root/"+countName+".ko",
 		"--add", otstKo+":/root/otst.ko",
 		"--add", pl+":"+plDir,
@@ -376,7 +434,7 @@ func (b *bench) probeCost() (guest, error) {
 // (never in the source tree) and returns the .ko.
 func (b *bench) buildFloor() (string, error) {
 	dir := filepath.Join(b.work, "floor")
-	for _, f := range []string{"floor.c", "Kbuild"} {
+	for _, f := range []string{"floor.c", "kfloor.c", "Kbuild"} {
 		if err := copyEmbedded("testdata/floor/"+f, filepath.Join(dir, f)); err != nil {
 			return "", err
 		}

@@ -25,10 +25,12 @@ const (
 // guest is what the benchmark VM printed, unvalidated: the raw start and
 // end of each run, the facts and kgen unload's table.
 type guest struct {
-	runs   map[string][2]string // key -> timer "now" before and after
-	facts  map[string]string
-	unload []string // kgen unload's counters table, line by line
-	done   bool
+	runs    map[string][2]string // key -> timer "now" before and after
+	facts   map[string]string
+	unload  []string // kgen unload's counters table, line by line
+	eunload []string // the same for the entry-only module
+	sunload []string // the same for the stack event module
+	done    bool
 }
 
 // parseGuest reads the KGBENCH lines of the guest's output and ignores
@@ -61,6 +63,10 @@ func parseGuest(out string) guest {
 			}
 		case "unload":
 			g.unload = append(g.unload, rest)
+		case "eunload":
+			g.eunload = append(g.eunload, rest)
+		case "sunload":
+			g.sunload = append(g.sunload, rest)
 		case "done":
 			g.done = true
 		}
@@ -179,8 +185,12 @@ func (g guest) count(key string, r *report) (int64, bool) {
 // counters reads kgen unload's table: a header row starting with
 // "probe", then the vfs_read row; columns by name.
 func (g guest) counters(r *report) (map[string]int64, bool) {
+	return tableCounters(g.unload, r)
+}
+
+func tableCounters(unload []string, r *report) (map[string]int64, bool) {
 	var head []string
-	for _, l := range g.unload {
+	for _, l := range unload {
 		f := strings.Fields(l)
 		if len(f) == 0 {
 			continue
@@ -204,13 +214,13 @@ func (g guest) counters(r *report) (map[string]int64, bool) {
 		}
 		for _, k := range []string{"hits", "nmissed", "emitted"} {
 			if _, ok := c[k]; !ok {
-				r.invalidf("kgen unload's table has no %s count for vfs_read: %q", k, g.unload)
+				r.invalidf("kgen unload's table has no %s count for vfs_read: %q", k, unload)
 				return nil, false
 			}
 		}
 		return c, true
 	}
-	r.invalidf("no vfs_read counters in kgen unload's output %q", g.unload)
+	r.invalidf("no vfs_read counters in kgen unload's output %q", unload)
 	return nil, false
 }
 
@@ -250,7 +260,7 @@ func evaluate(g guest, bt builds) *report {
 	costs := timed
 	smallest := math.Inf(1)
 	if timed {
-		for _, k := range []string{"floor", "count", "emit", "tracefs"} {
+		for _, k := range []string{"floor", "count", "emit", "tracefs", "kfloor", "ecount", "eemit", "tracefs_p", "stacks", "stackev"} {
 			if extra[k] <= 0 {
 				r.invalidf("%s costs %.1f instr/hit; a probe cannot be free", k, extra[k])
 				costs = false
@@ -303,6 +313,8 @@ func evaluate(g guest, bt builds) *report {
 	r.add(configs[5].label, fmt.Sprintf("%.1f instr/hit, %s vfs_read kprobes left", of, g.facts["otst_left"]),
 		fmt.Sprintf("<= %.2f x floor (%.1f), none left", otstVsFloor, otstVsFloor*fl), fmt.Sprintf("%.3f x floor", of/fl),
 		verdict(probes && floorOK && leftOK, of <= otstVsFloor*fl && left == 0))
+	evaluateEntry(g, r, extra, probes)
+	evaluateStacks(g, r, extra, probes)
 	evaluatePayload(g, r)
 	evaluateProcess(g, r)
 
@@ -343,4 +355,64 @@ func (r *report) print(w io.Writer, kernel, release, spec string, runs int) {
 			fmt.Fprintf(w, "- %s\n", y)
 		}
 	}
+}
+
+// evaluateEntry adds the entry-only probe's rows: its floor (an empty
+// kprobe), the kgen module counting and emitting, and tracefs p:.
+func evaluateEntry(g guest, r *report, extra map[string]float64, probes bool) {
+	label := map[string]string{}
+	for _, c := range configs {
+		label[c.key] = c.label
+	}
+	fl, ct, em, tr := extra["kfloor"], extra["ecount"], extra["eemit"], extra["tracefs_p"]
+	floorMissed, floorOK := g.count("kfloor_nmissed", r)
+	if floorOK && floorMissed != 0 {
+		r.invalidf("the floor kprobe missed %d hits", floorMissed)
+		floorOK = false
+	}
+	c, countersOK := tableCounters(g.eunload, r)
+	if countersOK && (c["hits"] < 2*hits || c["nmissed"] != 0 || c["emitted"] < hits) {
+		r.invalidf("entry-only module counters hits %d, nmissed %d, emitted %d; want hits >= %d, nmissed 0, emitted >= %d",
+			c["hits"], c["nmissed"], c["emitted"], 2*hits, hits)
+		countersOK = false
+	}
+	trHits, ok := g.count("tracefs_p_hits", r)
+	trMissed, ok2 := g.count("tracefs_p_nmissed", r)
+	tracefsOK := ok && ok2 && trHits >= hits && trMissed == 0
+	if ok && ok2 && !tracefsOK {
+		r.invalidf("tracefs p: probe hits %d, nmissed %d; want hits >= %d, nmissed 0", trHits, trMissed, hits)
+	}
+	r.add(label["kfloor"], fmt.Sprintf("%.0f instr/hit (nmissed %s)", fl, g.facts["kfloor_nmissed"]), "nmissed 0", "", fact(probes && floorOK))
+	r.add(label["ecount"], fmt.Sprintf("%.0f instr/hit", ct), fmt.Sprintf("<= %.1f x kprobe floor (%.0f)", countVsFloor, countVsFloor*fl),
+		fmt.Sprintf("%.2f x floor", ct/fl), verdict(probes && floorOK && countersOK, ct <= countVsFloor*fl))
+	r.add(label["eemit"], fmt.Sprintf("%.0f instr/hit", em), fmt.Sprintf("<= tracefs `p:` (%.0f)", tr),
+		fmt.Sprintf("%.2f x tracefs", em/tr), verdict(probes && countersOK && tracefsOK, em <= tr))
+	r.add(label["tracefs_p"], fmt.Sprintf("%.0f instr/hit (hits %s, nmissed %s)", tr, g.facts["tracefs_p_hits"], g.facts["tracefs_p_nmissed"]),
+		fmt.Sprintf("hits >= %d, nmissed 0", hits), "", fact(probes && tracefsOK))
+	r.add("entry-only module counters at unload (count + emit runs)", fmt.Sprintf("hits %d, emitted %d, nmissed %d", c["hits"], c["emitted"], c["nmissed"]),
+		fmt.Sprintf("hits >= %d, emitted >= %d, nmissed 0", 2*hits, hits), "", fact(countersOK))
+}
+
+// evaluateStacks adds the stack rows: counting stacks in the module (every
+// hit in the table, none dropped) against emitting a stack event per hit.
+func evaluateStacks(g guest, r *report, extra map[string]float64, probes bool) {
+	label := map[string]string{}
+	for _, c := range configs {
+		label[c.key] = c.label
+	}
+	st, ev := extra["stacks"], extra["stackev"]
+	sum, ok1 := g.count("stacks_sum", r)
+	dropped, ok2 := g.count("stacks_dropped", r)
+	tableOK := ok1 && ok2 && sum >= hits && dropped == 0
+	if ok1 && ok2 && !tableOK {
+		r.invalidf("stack table holds %d hits, dropped %d; want >= %d, dropped 0", sum, dropped, hits)
+	}
+	c, evOK := tableCounters(g.sunload, r)
+	if evOK && (c["nmissed"] != 0 || c["emitted"] < hits) {
+		r.invalidf("stack event module emitted %d, nmissed %d; want emitted >= %d, nmissed 0", c["emitted"], c["nmissed"], hits)
+		evOK = false
+	}
+	r.add(label["stacks"], fmt.Sprintf("%.0f instr/hit (table: %s hits, %s dropped)", st, g.facts["stacks_sum"], g.facts["stacks_dropped"]),
+		"< emitting a stack event, none dropped", fmt.Sprintf("%.2f x stack event", st/ev), verdict(probes && tableOK && evOK, st < ev))
+	r.add(label["stackev"], fmt.Sprintf("%.0f instr/hit (emitted %d, nmissed %d)", ev, c["emitted"], c["nmissed"]), "", "", fact(probes && evOK))
 }

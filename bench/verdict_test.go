@@ -23,7 +23,7 @@ func goodGuest(cost map[string]int64, drift int64) string {
 		at += 2 * d
 	}
 	run("base1", base)
-	for _, k := range []string{"floor", "count", "emit", "tracefs", "otst_idle", "otst_fired"} {
+	for _, k := range []string{"floor", "count", "emit", "tracefs", "otst_idle", "otst_fired", "kfloor", "ecount", "eemit", "tracefs_p", "stacks", "stackev"} {
 		run(k, base+cost[k]*hits/10)
 		switch k {
 		case "floor":
@@ -36,6 +36,19 @@ func goodGuest(cost map[string]int64, drift int64) string {
 			b.WriteString("KGBENCH fact tracefs_hits 200003\nKGBENCH fact tracefs_nmissed 0\n")
 		case "otst_idle":
 			b.WriteString("KGBENCH fact otst_left 0\n")
+		case "kfloor":
+			b.WriteString("KGBENCH fact kfloor_nmissed 0\n")
+		case "eemit":
+			b.WriteString("KGBENCH eunload probe      hits  filtered  nmissed  emitted\n" +
+				"KGBENCH eunload vfs_read  400012         0        0   200006\n" +
+				"KGBENCH eunload unloaded kgbench_entry\n")
+		case "tracefs_p":
+			b.WriteString("KGBENCH fact tracefs_p_hits 200003\nKGBENCH fact tracefs_p_nmissed 0\n")
+		case "stacks":
+			b.WriteString("KGBENCH fact stacks_dropped 0\nKGBENCH fact stacks_sum 200003\n")
+		case "stackev":
+			b.WriteString("KGBENCH sunload probe      hits  filtered  nmissed  emitted\n" +
+				"KGBENCH sunload vfs_read  200003         0        0   200003\n")
 		}
 	}
 	run("base2", base+drift)
@@ -44,7 +57,8 @@ func goodGuest(cost map[string]int64, drift int64) string {
 }
 
 // Costs in tenths of an instruction per hit, as measured on 6.1.
-var goodCosts = map[string]int64{"floor": 3900, "count": 4000, "emit": 8000, "tracefs": 11620, "otst_idle": 5, "otst_fired": 2}
+var goodCosts = map[string]int64{"floor": 3900, "count": 4000, "emit": 8000, "tracefs": 11620, "otst_idle": 5, "otst_fired": 2,
+	"kfloor": 1990, "ecount": 2000, "eemit": 7940, "tracefs_p": 8420, "stacks": 9000, "stackev": 20000}
 
 func goodBuilds() builds {
 	s := time.Second
@@ -175,5 +189,39 @@ func TestGuestScriptFaults(t *testing.T) {
 		if !strings.Contains(good, "measure "+c.key+"\n") {
 			t.Errorf("guest script does not measure %s", c.key)
 		}
+	}
+}
+
+// TestEvaluateEntryStacks checks the entry-only and stack rows' verdicts.
+func TestEvaluateEntryStacks(t *testing.T) {
+	rows := []string{"kgen entry-only probe (a kprobe), counting (events off)", "kgen entry-only probe (a kprobe), emitting its event",
+		"kgen entry-only probe counting stacks in the module"}
+	good := goodGuest(goodCosts, 200) + goodPL(goodPLCosts, 0)
+	tests := []struct {
+		name, guest string
+		want        []string
+	}{
+		{"healthy", good, []string{met, met, met}},
+		{"entry counting too dear", goodGuest(with(goodCosts, "ecount", 2300), 200) + goodPL(goodPLCosts, 0), []string{missed, met, met}},
+		{"entry emitting dearer than p:", goodGuest(with(goodCosts, "eemit", 9000), 200) + goodPL(goodPLCosts, 0), []string{met, missed, met}},
+		{"kprobe floor missed", strings.Replace(good, "kfloor_nmissed 0", "kfloor_nmissed 3", 1), []string{invalid, met, met}},
+		{"no entry counters", regexp.MustCompile(`(?m)^KGBENCH eunload .*\n`).ReplaceAllString(good, ""), []string{invalid, invalid, met}},
+		{"stacks dropped", strings.Replace(good, "stacks_dropped 0", "stacks_dropped 5", 1), []string{met, met, invalid}},
+		{"stack table short", strings.Replace(good, "stacks_sum 200003", "stacks_sum 199999", 1), []string{met, met, invalid}},
+		{"stacks dearer than events", goodGuest(with(goodCosts, "stacks", 21000), 200) + goodPL(goodPLCosts, 0), []string{met, met, missed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := evaluate(parseGuest(tt.guest), goodBuilds())
+			status := map[string]string{}
+			for _, r := range rep.rows {
+				status[r.label] = r.status
+			}
+			for i, l := range rows {
+				if status[l] != tt.want[i] {
+					t.Errorf("%s: %q, want %q (why: %q)", l, status[l], tt.want[i], rep.why)
+				}
+			}
+		})
 	}
 }

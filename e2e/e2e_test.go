@@ -12,7 +12,10 @@ package e2e
 import (
 	"bytes"
 	"debug/elf"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -389,6 +392,7 @@ type event struct {
 	Pid    int            `json:"pid"`
 	Task   string         `json:"task"`
 	Fields map[string]any `json:"fields"`
+	Stack  []string       `json:"stack"`
 }
 
 func events(t *testing.T, s string) []event {
@@ -426,7 +430,7 @@ func str(e event, key string) string {
 func init() {
 	scenarios[spec.KindKretprobe] = scenario{
 		guest: guest{
-			Specs:   []string{"../examples/kretprobe.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"},
+			Specs:   []string{"../examples/kretprobe.yaml", "../examples/entry.yaml", "testdata/readstacks.yaml", "testdata/reads.yaml", "testdata/nanosleep.yaml", "testdata/nosuchfn.yaml"},
 			Script:  "testdata/guest.sh",
 			Timeout: "4m",
 		},
@@ -457,7 +461,7 @@ func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-before"]); m != "" {
 		t.Errorf("guest has debugfs/tracefs mounted before kgen load: %s", m)
 	}
-	for _, sec := range []string{"lat-load", "lat-unload", "comm-load", "comm-unload", "pid-load", "pid-unload", "nmissed-load", "nmissed-unload"} {
+	for _, sec := range []string{"lat-load", "lat-unload", "comm-load", "comm-unload", "pid-load", "pid-unload", "nmissed-load", "nmissed-unload", "entry-load", "entry-unload", "entry-folded", "stacks-load", "stacks-text", "stacks-folded", "stacks-svg", "stacks-unload"} {
 		if !strings.Contains(s[sec], "rc=0") {
 			t.Errorf("%s failed:\n%s", sec, s[sec])
 		}
@@ -534,6 +538,44 @@ func checkGuest(t *testing.T, s map[string]string) {
 		t.Errorf("kgen unload printed no counters:\n%s", s["nmissed-unload"])
 	}
 
+	// 4b. Entry-only probe: a plain kprobe ("k" in the kprobes list, not
+	// "r"), dd's five 333-byte reads with their stacks, the 100-byte ones
+	// dropped by the when filter at entry, the sizes in the histogram.
+	if !regexp.MustCompile(`(?m)^[0-9a-f]+\s+k\s+vfs_read\+0x[0-9a-f]+\s`).MatchString(s["entry-kprobes"]) {
+		t.Errorf("entry-only probe is not a kprobe on vfs_read in the kprobes list:\n%s", s["entry-kprobes"])
+	}
+	n333 := 0
+	for _, e := range events(t, s["entry-events"]) {
+		if str(e, "comm") != "dd" && e.Task != "dd" {
+			continue
+		}
+		switch num(e, "count") {
+		case 100:
+			t.Errorf("entry-only when filter let through a 100-byte read: %+v", e)
+		case 333:
+			n333++
+			if len(e.Stack) == 0 || !strings.Contains(strings.Join(e.Stack, " "), "read") {
+				t.Errorf("entry-only event stack %q, want the read(2) path", e.Stack)
+			}
+		}
+	}
+	if n333 != 5 {
+		t.Errorf("entry-only probe: %d events of dd's five 333-byte reads, want 5:\n%s", n333, s["entry-events"])
+	}
+	if !regexp.MustCompile(`(?m)^\[256, 512\)\s+[1-9]`).MatchString(s["entry-hist"]) {
+		t.Errorf("entry-only histogram has no 256..511 bucket with hits:\n%s", s["entry-hist"])
+	}
+
+	// 4b'. kgen stacks --from-trace folds the events' stacks: dd's reads
+	// end in ksys_read;vfs_read (the machinery's frames hidden).
+	if !regexp.MustCompile(`(?m)^dd;.*ksys_read;vfs_read [5-9]\d*$`).MatchString(s["entry-folded"]) {
+		t.Errorf("kgen stacks --from-trace --format folded has no dd;...;ksys_read;vfs_read line with >= 5 hits:\n%s", s["entry-folded"])
+	}
+
+	// 4c. Stack counts: every one of dd's 200,000 one-byte reads is in the
+	// table (the raw debugfs file, summed here), none dropped.
+	checkStacks(t, s)
+
 	// 5. Rollback of a failed load: the README's message, naming the
 	// function the spec probes (read from the spec, not from kgen).
 	if !regexp.MustCompile(`(?m)^rc=[1-9][0-9]*$`).MatchString(s["rollback"]) {
@@ -553,7 +595,7 @@ func checkGuest(t *testing.T, s map[string]string) {
 	if m := strings.TrimSpace(s["mounts-after"]); m != "" {
 		t.Errorf("mounts left after unload: %s", m)
 	}
-	for _, mod := range []string{"vfs_read_lat", "reads", "nanosleep", "nosuchfn"} {
+	for _, mod := range []string{"vfs_read_lat", "read_sizes", "read_stacks", "reads", "nanosleep", "nosuchfn"} {
 		if regexp.MustCompile(`(?m)^` + mod + ` `).MatchString(s["modules-after"]) {
 			t.Errorf("module %s still loaded", mod)
 		}
@@ -582,5 +624,73 @@ func TestParseFeatures(t *testing.T) {
 	got := parseFeatures(h)
 	if want := map[string]bool{"HAVE_A": true, "HAVE_B": false}; !maps.Equal(got, want) {
 		t.Errorf("parseFeatures = %v, want %v", got, want)
+	}
+}
+
+// checkStacks asserts guest.sh's stack-count scenario: the raw table holds
+// exactly dd's 200,000 hits and dropped 0; kgen stacks, its folded and
+// pprof output, the flame graph and kgen unload show them.
+func checkStacks(t *testing.T, s map[string]string) {
+	t.Helper()
+	ddHex := hex.EncodeToString(append([]byte("dd"), make([]byte, 14)...))
+	var sum, keys int64
+	dropped := int64(-1)
+	for _, l := range strings.Split(s["stacks-raw"], "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 3 && f[0] == "vfs_read" && f[1] == "dropped":
+			dropped, _ = strconv.ParseInt(f[2], 10, 64)
+		case len(f) == 5 && f[0] == "vfs_read":
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil || f[3] != ddHex {
+				t.Errorf("stacks line %q: want a count and comm dd (%s)", l, ddHex)
+				continue
+			}
+			sum += n
+			keys++
+		}
+	}
+	if sum != 200000 || dropped != 0 {
+		t.Errorf("stack table holds %d hits in %d keys, dropped %d; want exactly dd's 200000 one-byte reads, dropped 0:\n%s", sum, keys, dropped, s["stacks-raw"])
+	}
+	if !regexp.MustCompile(`vfs_read: 200000 hits in \d+ stacks, 0 dropped`).MatchString(s["stacks-text"]) ||
+		!strings.Contains(s["stacks-text"], "ksys_read+0x") {
+		t.Errorf("kgen stacks does not show 200000 hits with symbolised frames:\n%s", s["stacks-text"])
+	}
+	var folded int64
+	for _, l := range strings.Split(s["stacks-folded"], "\n") {
+		if i := strings.LastIndexByte(l, ' '); i > 0 && strings.HasPrefix(l, "dd;") {
+			n, _ := strconv.ParseInt(l[i+1:], 10, 64)
+			folded += n
+			if !strings.HasSuffix(l[:i], ";ksys_read;vfs_read") {
+				t.Errorf("folded stack %q does not end in ksys_read;vfs_read", l)
+			}
+		}
+	}
+	if folded != 200000 {
+		t.Errorf("folded stacks sum to %d, want 200000:\n%s", folded, s["stacks-folded"])
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(s["stacks-pprof"])); n < 100 {
+		t.Errorf("pprof profile is %q bytes, want a real profile", s["stacks-pprof"])
+	}
+	svg := s["stacks-svg"][strings.Index(s["stacks-svg"], "<?xml"):]
+	svg = svg[:strings.LastIndex(svg, "</svg>")+len("</svg>")]
+	d := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Errorf("flame graph is not well-formed XML: %v", err)
+			break
+		}
+	}
+	if !strings.Contains(svg, "<title>dd (200000 hits, 100.00%)</title>") {
+		t.Errorf("flame graph has no dd box with all 200000 hits")
+	}
+	if !strings.Contains(s["stacks-unload"], "stacks (most frequent first):") || !strings.Contains(s["stacks-unload"], "200000 hits") {
+		t.Errorf("kgen unload does not print the top stacks:\n%s", s["stacks-unload"])
+	}
+	if dir := os.Getenv("KGEN_FLAME_OUT"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "stacks.svg"), []byte(svg+"\n"), 0o644)
 	}
 }

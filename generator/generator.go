@@ -80,6 +80,9 @@ type Runtime struct {
 	Tracepoints bool
 	// User: kgen_user_str, kgen_user_copy (nofault user memory reads).
 	User bool
+	// Stacks: struct kgen_stacks, kgen_stacks_add, kgen_stacks_fops (hit
+	// counts per distinct stack in a bounded lock-free table).
+	Stacks bool
 }
 
 // Module is what a kind makes of a spec: the data its templates render

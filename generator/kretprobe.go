@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"strings"
 
 	"kgen/spec"
 )
@@ -21,6 +22,8 @@ type krpProbe struct {
 	Retval    *Field
 	Latency   bool
 	Stack     bool
+	Entry     bool // entry-only: a plain kprobe, everything done at entry
+	Stacks    *krpStacks
 	Pid       int
 	Comm      string // C string literal
 	When      string // C expression over ev.*, "" = none
@@ -30,9 +33,20 @@ type krpProbe struct {
 	Fields    []Field
 }
 
+// krpStacks is a probe's stack-count table.
+type krpStacks struct {
+	Path    string // probes[i].stacks
+	Entries int
+	Depth   int
+	ByComm  bool
+	ByPid   bool
+}
+
 type krpData struct {
 	Header
-	Probes []krpProbe
+	Probes   []krpProbe
+	Resolved string // C string literal: which probe became what
+	Stacks   bool   // some probe counts stacks
 }
 
 func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
@@ -42,6 +56,7 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 	}
 	d := krpData{Header: h}
 	var rt Runtime
+	var resolved []string
 	for i, p := range k.Probes {
 		path := fmt.Sprintf("probes[%d]", i)
 		// ID and the retval defaults come from spec's Default.
@@ -52,6 +67,7 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 			Maxactive: p.Maxactive,
 			Latency:   p.Latency,
 			Stack:     p.Stack,
+			Entry:     p.EntryOnly(),
 			Pid:       p.Filter.Pid,
 			Comm:      CString(p.Filter.Comm),
 		}
@@ -97,9 +113,19 @@ func (kretprobeKind) Module(s spec.Spec, h Header) (Module, error) {
 			kp.HistSign = hf.Signed()
 			rt.Hist = true
 		}
+		if st := p.Stacks; st != nil {
+			kp.Stacks = &krpStacks{Path: path + ".stacks", Entries: st.MaxEntries, Depth: st.Depth, ByComm: st.ByComm(), ByPid: st.ByPid()}
+			rt.Stacks, rt.Stack, d.Stacks = true, true, true
+		}
 		rt.Args = rt.Args || len(kp.Args) > 0
 		rt.Stack = rt.Stack || kp.Stack
 		d.Probes = append(d.Probes, kp)
+		how := "kretprobe"
+		if kp.Entry {
+			how = "kprobe (entry-only: no retval, no latency)"
+		}
+		resolved = append(resolved, p.Function+": "+how)
 	}
+	d.Resolved = CString(strings.Join(resolved, "; "))
 	return Module{Data: d, Runtime: rt}, nil
 }

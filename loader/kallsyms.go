@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,12 @@ func LoadKallsyms(path string) (*Symbolizer, error) {
 	}
 	defer f.Close()
 	return ParseKallsyms(f)
+}
+
+// Kallsyms reads the running kernel's symbols (procfs kallsyms of opts).
+func Kallsyms(opts *Options) (*Symbolizer, error) {
+	o := opts.withDefaults()
+	return LoadKallsyms(filepath.Join(o.ProcDir, "kallsyms"))
 }
 
 // ParseKallsyms parses "addr type name [module]" lines, keeping text symbols.

@@ -36,7 +36,14 @@ type Stats struct {
 	Probes  []ProbeStats
 	Hists   map[string]string // probe id -> histogram text
 	Reports map[string]string // path under kgen/<name>/ -> text
+	// Stacks is kgen/<name>/stacks verbatim (stack counts; see package
+	// stacks), "" when the module keeps none.
+	Stacks string
 }
+
+// maxStacks bounds what is read of a stacks file (16384 keys of 32
+// frames fit).
+const maxStacks = 64 << 20
 
 // reportDirs are the directories of kgen/<name>/ whose files are reports.
 var reportDirs = []string{"leaks"}
@@ -76,6 +83,13 @@ func readStats(o *Options, dir string) (*Stats, error) {
 	s := &Stats{Probes: probes, Hists: map[string]string{}, Reports: map[string]string{}}
 	for _, rd := range reportDirs {
 		readReports(o, dir, rd, 0, s.Reports)
+	}
+	if f, err := os.Open(o.host(path.Join(dir, "stacks"))); err == nil {
+		b, err := io.ReadAll(io.LimitReader(f, maxStacks))
+		f.Close()
+		if err == nil {
+			s.Stacks = string(b)
+		}
 	}
 	ents, _ := os.ReadDir(o.host(dir))
 	for _, e := range ents {

@@ -33,6 +33,8 @@ type KretprobeFunc struct {
 	// Histogram names a captured integer field, or "latency", to keep a
 	// log2 histogram of; "" = none.
 	Histogram string `yaml:"histogram,omitempty" json:"histogram,omitempty"`
+	// Stacks, when set, counts hits per distinct kernel stack in the module.
+	Stacks *Stacks `yaml:"stacks,omitempty" json:"stacks,omitempty"`
 
 	// ID is derived by validation: Function with '.' replaced by '_'. It
 	// names the probe's trace event, parameters and debugfs files.
@@ -51,6 +53,36 @@ type Arg struct {
 	// Type is one of the names in Types.
 	Type string `yaml:"type" json:"type"`
 }
+
+// Stacks counts the probe's hits (those its filters let through) per
+// distinct kernel stack, and optionally per comm and/or pid, in a bounded
+// table kept in the module (debugfs kgen/<name>/stacks).
+type Stacks struct {
+	// Count must be true: count hits per stack.
+	Count bool `yaml:"count" json:"count"`
+	// By adds keys to the stack: "comm", "pid" (tgid), or both.
+	By []string `yaml:"by,omitempty" json:"by,omitempty"`
+	// MaxEntries bounds the distinct keys kept (default 1024); hits whose
+	// key does not fit are counted as dropped.
+	MaxEntries int `yaml:"max_entries,omitempty" json:"max_entries,omitempty"`
+	// Depth is the frames kept per stack (default 24, including the
+	// probe machinery's few frames, which kgen hides when printing).
+	Depth int `yaml:"depth,omitempty" json:"depth,omitempty"`
+}
+
+// ByComm tells whether the stacks are keyed by comm too.
+func (s *Stacks) ByComm() bool { return slices.Contains(s.By, "comm") }
+
+// ByPid tells whether the stacks are keyed by pid (tgid) too.
+func (s *Stacks) ByPid() bool { return slices.Contains(s.By, "pid") }
+
+// Limits and defaults of stacks.
+const (
+	DefaultStackEntries = 1024
+	MaxStackEntries     = 16384
+	DefaultStackDepth   = 24
+	MaxStackDepth       = 32
+)
 
 // Retval captures the probed function's return value.
 type Retval struct {
@@ -84,6 +116,14 @@ func (k *Kretprobe) Default(*Validator) {
 			}
 		}
 		p.ID = strings.ReplaceAll(p.Function, ".", "_")
+		if st := p.Stacks; st != nil {
+			if st.MaxEntries == 0 {
+				st.MaxEntries = DefaultStackEntries
+			}
+			if st.Depth == 0 {
+				st.Depth = DefaultStackDepth
+			}
+		}
 	}
 }
 
@@ -102,6 +142,14 @@ func (p *KretprobeFunc) CapturedFields() []string {
 		fs = append(fs, "latency")
 	}
 	return append(fs, "pid")
+}
+
+// EntryOnly reports whether the probe needs nothing at the function's
+// return (no retval, no latency; its filter and histogram can then only
+// use arguments and pid), so that it is generated as a plain kprobe: the
+// kretprobe machinery costs about twice a kprobe's.
+func (p *KretprobeFunc) EntryOnly() bool {
+	return p.Retval == nil && !p.Latency
 }
 
 // Validate checks every probe and parses its filter expression into When.
@@ -141,6 +189,9 @@ func (k *Kretprobe) Validate(v *Validator) {
 			}
 			return ""
 		})
+		if st := p.Stacks; st != nil {
+			validateStacks(v, path+".stacks", st)
+		}
 		if h := p.Histogram; h != "" {
 			var allowed []string
 			for _, f := range p.CapturedFields() {
@@ -157,6 +208,28 @@ func (k *Kretprobe) Validate(v *Validator) {
 				v.Errorf(path+".histogram", "unknown field %q; one of: %s", h, strings.Join(allowed, ", "))
 			}
 		}
+	}
+}
+
+func validateStacks(v *Validator, path string, st *Stacks) {
+	if !st.Count {
+		v.Errorf(path+".count", "must be true (count hits per stack); remove stacks to keep no table")
+	}
+	seen := map[string]bool{}
+	for i, b := range st.By {
+		switch {
+		case b != "comm" && b != "pid":
+			v.Errorf(fmt.Sprintf("%s.by[%d]", path, i), "%q: want comm or pid", b)
+		case seen[b]:
+			v.Errorf(fmt.Sprintf("%s.by[%d]", path, i), "%q given twice", b)
+		}
+		seen[b] = true
+	}
+	if st.MaxEntries < 1 || st.MaxEntries > MaxStackEntries {
+		v.Errorf(path+".max_entries", "must be between 1 and %d; got %d", MaxStackEntries, st.MaxEntries)
+	}
+	if st.Depth < 1 || st.Depth > MaxStackDepth {
+		v.Errorf(path+".depth", "must be between 1 and %d; got %d", MaxStackDepth, st.Depth)
 	}
 }
 
@@ -188,7 +261,7 @@ func (k *Kretprobe) validateFields(v *Validator, p *KretprobeFunc, path string) 
 
 func (*Kretprobe) fieldDocs() map[string]fieldDoc {
 	return map[string]fieldDoc{
-		"":       {Description: "A module with one kretprobe per probe: captures arguments at entry, the return value and latency at return, and emits a trace event per hit."},
+		"":       {Description: "A module with one kretprobe per probe: captures arguments at entry, the return value and latency at return, and emits a trace event per hit. A probe that needs nothing at return (no retval, no latency) is a plain kprobe."},
 		"probes": {Description: "The probed functions.", MinItems: 1, MaxItems: MaxProbes},
 		"probes.function": {Description: "The kernel function (symbol) to probe, e.g. vfs_read.",
 			Pattern: reSymbol.String(), MaxLength: MaxFunctionName},
@@ -209,7 +282,13 @@ func (*Kretprobe) fieldDocs() map[string]fieldDoc {
 			Pattern: `^[ !#-\[\]-~]*$`, MaxLength: MaxComm},
 		"probes.filter.when": {Description: "An expression over captured fields (args, retval, latency, pid): integers, + - * / % == != < <= > >= && || ! and parentheses, e.g. \"ret < 0 || count > 4096\".",
 			MaxLength: MaxExprLen},
-		"probes.stack":     {Description: "Record the kernel stack at entry in the event."},
-		"probes.histogram": {Description: "Keep a log2 histogram of this captured field, or of latency; \"\" = none."},
+		"probes.stack":        {Description: "Record the kernel stack at entry in the event."},
+		"probes.histogram":    {Description: "Keep a log2 histogram of this captured field, or of latency; \"\" = none."},
+		"probes.stacks":       {Description: "Count the hits the filters let through per distinct kernel stack, in a bounded table in the module (debugfs kgen/<name>/stacks; kgen stacks NAME)."},
+		"probes.stacks.count": {Description: "Must be true: count hits per stack."},
+		"probes.stacks.by":    {Description: "Also key the stacks by comm and/or pid (tgid).", MaxItems: 2},
+		"probes.stacks.max_entries": {Description: "Distinct keys kept (default 1024); hits that do not fit are counted as dropped.",
+			Min: intp(1), Max: intp(MaxStackEntries), Optional: true},
+		"probes.stacks.depth": {Description: "Frames kept per stack (default 24).", Min: intp(1), Max: intp(MaxStackDepth), Optional: true},
 	}
 }

@@ -59,6 +59,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newRunCmd(stdout, stderr),
 		newVMCmd(stdout, stderr),
 		newDKMSCmd(stdout, stderr), newPackageCmd(stdout, stderr),
+		newStacksCmd(stdout, stderr), newFlamegraphCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
 		newKeygenCmd(stdout),

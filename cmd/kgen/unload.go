@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"kgen/loader"
 	"kgen/loader/kedrconf"
+	"kgen/stacks"
 )
 
 func newUnloadCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -52,6 +54,9 @@ running its on_unload commands. A failing line does not stop the others.`,
 						err = werr
 					}
 				}
+				if res.Stats != nil && res.Stats.Stacks != "" {
+					printTopStacks(res.Stats.Stacks, stdout, stderr)
+				}
 				for _, n := range res.Notes {
 					fmt.Fprintln(stderr, n)
 				}
@@ -74,4 +79,21 @@ func completeLoaded(_ *cobra.Command, args []string, _ string) ([]string, cobra.
 	}
 	names, _ := loader.Loaded(loaderOptions)
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// unloadTopStacks is how many stacks per probe kgen unload prints.
+const unloadTopStacks = 5
+
+// printTopStacks prints the most frequent stacks of a module's final
+// stack counts; a table it cannot parse is reported, not fatal.
+func printTopStacks(raw string, stdout, stderr io.Writer) {
+	t, err := stacks.Parse(strings.NewReader(raw))
+	if err != nil {
+		fmt.Fprintf(stderr, "kgen: %v\n", err)
+		return
+	}
+	symbolize(t, stderr)
+	t.TrimMachinery()
+	fmt.Fprintln(stdout, "stacks (most frequent first):")
+	_ = t.WriteText(stdout, unloadTopStacks)
 }

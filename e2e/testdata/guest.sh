@@ -67,6 +67,46 @@ cat /sys/kernel/debug/kgen/nanosleep/stats
 sec nmissed-unload
 kgen unload nanosleep; echo "rc=$?"
 
+# 4b. An entry-only probe (no retval, no latency) is a plain kprobe: "k"
+# in the kprobes list, its args, when filter, stack and histogram at entry.
+sec entry-load
+kgen load read_sizes.ko; echo "rc=$?"
+sec entry-kprobes
+grep ' vfs_read+' /sys/kernel/debug/kprobes/list
+kgen trace read_sizes --json --duration 4s >/tmp/entry.json 2>/dev/null &
+sleep 1
+dd if=/dev/zero of=/dev/null bs=333 count=5 2>/dev/null
+dd if=/dev/zero of=/dev/null bs=100 count=3 2>/dev/null
+wait
+sec entry-events
+cat /tmp/entry.json
+sec entry-hist
+cat /sys/kernel/debug/kgen/read_sizes/hist_vfs_read
+sec entry-folded
+kgen stacks --from-trace /tmp/entry.json --format folded; echo "rc=$?"
+sec entry-unload
+kgen unload read_sizes; echo "rc=$?"
+
+# 4c. Stack counts in the module: 200,000 one-byte reads by dd, none lost.
+sec stacks-load
+kgen load read_stacks.ko; echo "rc=$?"
+# Only the table is wanted: its event off, as bpftrace's @[kstack] = count().
+echo 0 > /sys/kernel/tracing/instances/kgen_read_stacks/events/read_stacks/enable
+dd if=/dev/zero of=/dev/null bs=1 count=200000 2>/dev/null
+sec stacks-raw
+cat /sys/kernel/debug/kgen/read_stacks/stacks
+sec stacks-text
+kgen stacks read_stacks; echo "rc=$?"
+sec stacks-folded
+kgen stacks read_stacks --format folded --pprof /tmp/stacks.pb.gz; echo "rc=$?"
+sec stacks-pprof
+wc -c </tmp/stacks.pb.gz
+sec stacks-svg
+kgen flamegraph read_stacks -o /tmp/stacks.svg >/dev/null; echo "rc=$?"
+cat /tmp/stacks.svg
+sec stacks-unload
+kgen unload read_stacks; echo "rc=$?"
+
 # 5. A module whose init fails: load fails and undoes everything.
 sec rollback
 kgen load nosuchfn.ko 2>&1; echo "rc=$?"

@@ -113,34 +113,16 @@ MODULE_PARM_DESC(do_nanosleep_comm, "trace do_nanosleep only in tasks with this 
 
 static DEFINE_PER_CPU(struct krp_stats, krp_do_nanosleep_stats);
 
-/* Kept per call between entry and return, in ri->data. */
-struct krp_do_nanosleep_data {
-	int unused;
-};
-
-static int krp_do_nanosleep_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/*
+ * Entry-only (nothing needed at return): a plain kprobe does it all. What
+ * follows the pid and comm filters is out of line, so the handler of a
+ * probe that only counts needs no stack frame.
+ */
+static noinline int krp_do_nanosleep_hit(struct pt_regs *regs)
 {
-	struct krp_do_nanosleep_data *d = (struct krp_do_nanosleep_data *)ri->data;
-	int pid = READ_ONCE(krp_do_nanosleep_pid);
+	struct krp_do_nanosleep_event ev;
 
-	this_cpu_inc(krp_do_nanosleep_stats.hits);
-	if ((pid && current->tgid != pid) ||
-	    (krp_do_nanosleep_comm[0] &&
-	     strncmp(current->comm, krp_do_nanosleep_comm, TASK_COMM_LEN))) {
-		this_cpu_inc(krp_do_nanosleep_stats.filtered);
-		return 1;	/* skip the return handler of this call */
-	}
-	(void)d;
-	return 0;
-}
-
-static int krp_do_nanosleep_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
-{
-	struct krp_do_nanosleep_data *d = (struct krp_do_nanosleep_data *)ri->data;
-	struct krp_do_nanosleep_event ev = {
-	};
-
-	(void)d;
+	ev.unused = 0;
 #ifdef KGEN_HAVE_TRACE_EVENT_ENABLED
 	if (!trace_multi_do_nanosleep_enabled())
 		return 0;
@@ -150,12 +132,27 @@ static int krp_do_nanosleep_ret(struct kretprobe_instance *ri, struct pt_regs *r
 	return 0;
 }
 
-static struct kretprobe krp_do_nanosleep_krp = {
-	.kp.symbol_name = "do_nanosleep",
-	.entry_handler = krp_do_nanosleep_entry,
-	.handler = krp_do_nanosleep_ret,
-	.data_size = sizeof(struct krp_do_nanosleep_data),
-	.maxactive = 1,
+static int krp_do_nanosleep_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	int pid = READ_ONCE(krp_do_nanosleep_pid);
+
+	this_cpu_inc(krp_do_nanosleep_stats.hits);
+	if ((pid && current->tgid != pid) ||
+	    (krp_do_nanosleep_comm[0] &&
+	     strncmp(current->comm, krp_do_nanosleep_comm, TASK_COMM_LEN))) {
+		this_cpu_inc(krp_do_nanosleep_stats.filtered);
+		return 0;
+	}
+#ifdef KGEN_HAVE_TRACE_EVENT_ENABLED
+	if (!trace_multi_do_nanosleep_enabled())
+		return 0;
+#endif
+	return krp_do_nanosleep_hit(regs);
+}
+
+static struct kprobe krp_do_nanosleep_kp = {
+	.symbol_name = "do_nanosleep",
+	.pre_handler = krp_do_nanosleep_pre,
 };
 
 /* kgen: probes[2] */
@@ -215,28 +212,35 @@ static struct kretprobe krp_vfs_write_isra_0_krp = {
 	.data_size = sizeof(struct krp_vfs_write_isra_0_data),
 	.maxactive = 0,
 };
-
-static struct kretprobe *krp_krps[] = {
-	&krp_do_sys_openat2_krp,
-	&krp_do_nanosleep_krp,
-	&krp_vfs_write_isra_0_krp,
-};
-
 /* What the stats file and the unload message show of each probe. */
 static const struct krp_probe {
 	const char *id;
-	struct kretprobe *krp;
+	struct kretprobe *krp;	/* NULL for an entry-only probe */
+	struct kprobe *kp;	/* the probe's kprobe (krp->kp for a kretprobe) */
 	struct krp_stats __percpu *stats;
 } krp_probes[] = {
-	{ "do_sys_openat2", &krp_do_sys_openat2_krp, &krp_do_sys_openat2_stats },
-	{ "do_nanosleep", &krp_do_nanosleep_krp, &krp_do_nanosleep_stats },
-	{ "vfs_write_isra_0", &krp_vfs_write_isra_0_krp, &krp_vfs_write_isra_0_stats },
+	{ "do_sys_openat2", &krp_do_sys_openat2_krp, &krp_do_sys_openat2_krp.kp, &krp_do_sys_openat2_stats },
+	{ "do_nanosleep", NULL, &krp_do_nanosleep_kp, &krp_do_nanosleep_stats },
+	{ "vfs_write_isra_0", &krp_vfs_write_isra_0_krp, &krp_vfs_write_isra_0_krp.kp, &krp_vfs_write_isra_0_stats },
 };
 
-static unsigned long krp_nmissed(const struct kretprobe *krp)
+static unsigned long krp_nmissed(const struct krp_probe *p)
 {
 	/* Out of instances (maxactive) plus kprobe recursion misses. */
-	return (unsigned long)krp->nmissed + krp->kp.nmissed;
+	return (p->krp ? (unsigned long)p->krp->nmissed : 0) + p->kp->nmissed;
+}
+
+static int krp_register(const struct krp_probe *p)
+{
+	return p->krp ? register_kretprobe(p->krp) : register_kprobe(p->kp);
+}
+
+static void krp_unregister(const struct krp_probe *p)
+{
+	if (p->krp)
+		unregister_kretprobe(p->krp);
+	else
+		unregister_kprobe(p->kp);
 }
 
 static int kgen_stats_show(struct seq_file *m, void *v)
@@ -248,7 +252,7 @@ static int kgen_stats_show(struct seq_file *m, void *v)
 
 		kgen_stat(m, p->id, "hits", kgen_sum(p->stats, hits));
 		kgen_stat(m, p->id, "filtered", kgen_sum(p->stats, filtered));
-		kgen_stat(m, p->id, "nmissed", krp_nmissed(p->krp));
+		kgen_stat(m, p->id, "nmissed", krp_nmissed(p));
 		kgen_stat(m, p->id, "emitted", kgen_sum(p->stats, emitted));
 	}
 	return 0;
@@ -261,20 +265,21 @@ static int __init krp_init(void)
 
 	kgen_debugfs_init();
 	kgen_debugfs_file("hist_do_sys_openat2", 0444, (void *)&krp_do_sys_openat2_hist_file, &kgen_hist_fops);
-	for (i = 0; i < ARRAY_SIZE(krp_krps); i++) {
-		ret = register_kretprobe(krp_krps[i]);
+	for (i = 0; i < ARRAY_SIZE(krp_probes); i++) {
+		ret = krp_register(&krp_probes[i]);
 		if (ret < 0) {
-			pr_err("register kretprobe on %s: error %d\n",
-			       krp_krps[i]->kp.symbol_name, ret);
+			pr_err("register %s on %s: error %d\n",
+			       krp_probes[i].krp ? "kretprobe" : "kprobe",
+			       krp_probes[i].kp->symbol_name, ret);
 			goto err_unregister;
 		}
 	}
-	pr_info("%zu kretprobe(s) registered\n", ARRAY_SIZE(krp_krps));
+	pr_info("%zu probe(s) registered\n", ARRAY_SIZE(krp_probes));
 	return 0;
 
 err_unregister:
-	if (i)
-		unregister_kretprobes(krp_krps, (int)i);
+	while (i--)
+		krp_unregister(&krp_probes[i]);
 	kgen_debugfs_exit();
 	return ret;
 }
@@ -283,18 +288,20 @@ static void __exit krp_exit(void)
 {
 	size_t i;
 
-	unregister_kretprobes(krp_krps, ARRAY_SIZE(krp_krps));
+	for (i = 0; i < ARRAY_SIZE(krp_probes); i++)
+		krp_unregister(&krp_probes[i]);
 	kgen_debugfs_exit();
 	for (i = 0; i < ARRAY_SIZE(krp_probes); i++) {
 		const struct krp_probe *p = &krp_probes[i];
 
 		pr_info("%s: hits %llu filtered %llu nmissed %lu emitted %llu\n",
 			p->id, kgen_sum(p->stats, hits), kgen_sum(p->stats, filtered),
-			krp_nmissed(p->krp), kgen_sum(p->stats, emitted));
+			krp_nmissed(p), kgen_sum(p->stats, emitted));
 	}
 }
 
 module_init(krp_init);
 module_exit(krp_exit);
-MODULE_DESCRIPTION("kretprobes generated by kgen");
+MODULE_DESCRIPTION("kprobes and kretprobes generated by kgen");
+MODULE_INFO(kgen_resolved, "do_sys_openat2: kretprobe; do_nanosleep: kprobe (entry-only: no retval, no latency); vfs_write.isra.0: kretprobe");
 MODULE_LICENSE("GPL");
