@@ -32,6 +32,10 @@ type TraceOptions struct {
 	// default drainLimit. kgen run, whose traced command has exited,
 	// gives it longer: the buffer may hold a burst the reader is behind.
 	Drain time.Duration
+	// LostSinceLoad counts every event the instance lost since it was
+	// created (kgen run: the traced command starts before the reader),
+	// not only those lost while Trace ran.
+	LostSinceLoad bool
 }
 
 // TraceSummary is what Trace saw.
@@ -126,7 +130,10 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	if err != nil {
 		return nil, fmt.Errorf("trace %s: %w", name, err)
 	}
-	before := overruns(o, inst)
+	var before uint64
+	if !topts.LostSinceLoad {
+		before = overruns(o, inst)
+	}
 	pipe := o.host(path.Join(inst, "trace_pipe"))
 	fd, err := unix.Open(pipe, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {

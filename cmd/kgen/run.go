@@ -171,7 +171,8 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	}
 	// Once CMD has exited, what the ring buffer holds is read to the end
 	// (a burst the reader is behind on), for up to two minutes.
-	topts := &loader.TraceOptions{Options: opts, Drain: 2 * time.Minute}
+	// CMD runs before the reader starts: its losses count from the load.
+	topts := &loader.TraceOptions{Options: opts, Drain: 2 * time.Minute, LostSinceLoad: true}
 	// kgen's own child before it execs CMD is not CMD: its events are
 	// dropped until that exec, as strace -f CMD starts at CMD's execve.
 	started := child == nil
