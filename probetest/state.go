@@ -301,3 +301,15 @@ func WriteFileSync(name string, b []byte) error {
 	}
 	return nil
 }
+
+// Reject records functions that cannot even be named to kprobes (not a
+// symbol name) as unregistered with errno, without running them.
+func (s *State) Reject(names []string, errno int) {
+	for _, n := range names {
+		if _, dup := s.Funcs[n]; dup {
+			continue
+		}
+		s.Funcs[n] = &Func{Result: Unregistered, Errno: errno}
+		s.Order = append(s.Order, n)
+	}
+}

@@ -58,6 +58,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newTraceCmd(stdout, stderr),
 		newRunCmd(stdout, stderr),
 		newVMCmd(stdout, stderr),
+		newProbeTestCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
 	)
