@@ -72,6 +72,9 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	if f.probes != "" && f.all {
 		return errors.New("probe-test: --probes and --all exclude each other")
 	}
+	if f.probes == "" && !f.all && f.glob == "" {
+		return errors.New("probe-test: say what to test: --probes FILE, --all or --glob PATTERN")
+	}
 	if f.group < 1 || f.levels < 1 || f.smp < 1 {
 		return errors.New("probe-test: --group, --levels and --smp must be at least 1")
 	}
