@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test ./vm -run '^$$' -fuzz '^FuzzOutputFilter$$' -fuzztime $(call fuzztime,50000x)
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)
 	$(GO) test ./indicator -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probetest -run '^$$' -fuzz '^FuzzParseCounts$$' -fuzztime $(call fuzztime,30000x)
 
 # Everything, with the kernel suites required: a missing kernel or qemu
 # fails the run instead of skipping.
