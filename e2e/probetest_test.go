@@ -125,8 +125,8 @@ func ptList(n int, crashers ...string) []string {
 func TestVMProbeTestSweep(t *testing.T) {
 	for _, sw := range []ptSweep{
 		{kernel: "debian-6.1", list: ptList(100, "ptfix_crash_a", "ptfix_crash_b"), group: 40, jobs: 2, kills: []int{3, 8}},
-		{kernel: "debian-5.10", list: ptList(12, "ptfix_crash_b"), group: 20, jobs: 1},
-		{kernel: "debian-6.12", list: ptList(12, "ptfix_crash_a"), group: 20, jobs: 1},
+		{kernel: "debian-5.10", list: ptList(4, "ptfix_crash_b"), group: 16, jobs: 1},
+		{kernel: "debian-6.12", list: ptList(4, "ptfix_crash_a"), group: 16, jobs: 1},
 	} {
 		t.Run(sw.kernel, func(t *testing.T) { sw.run(t) })
 	}

@@ -122,14 +122,18 @@ func (s *State) requeue(fs []string, busy map[int]bool) {
 }
 
 // split queues a job for a set known to hold a crasher: its first half
-// is run, its second is the Other.
+// is run, its second is the Other. It goes first in the queue: the
+// bisection runs before the pool's groups, so that what it puts back in
+// the pool merges into them instead of taking boots of its own.
 func (s *State) split(fs []string) {
-	if len(fs) == 1 {
-		s.add(Job{Funcs: fs})
-		return
+	j := Job{Funcs: append([]string(nil), fs...)}
+	if len(fs) > 1 {
+		h := (len(fs) + 1) / 2
+		j = Job{Funcs: append([]string(nil), fs[:h]...), Other: append([]string(nil), fs[h:]...)}
 	}
-	h := (len(fs) + 1) / 2
-	s.add(Job{Funcs: append([]string(nil), fs[:h]...), Other: append([]string(nil), fs[h:]...)})
+	s.NextID++
+	j.ID = s.NextID
+	s.Jobs = append([]Job{j}, s.Jobs...)
 }
 
 // Outcome is what a Runner saw of one group.

@@ -105,10 +105,11 @@ func TestSweepBisects(t *testing.T) {
 		boots   int // exact, with -j 1
 	}{
 		{"clean", 300, 50, nil, 6},
-		{"one", 300, 50, []int{17}, 16},
-		{"three", 300, 50, []int{5, 120, 299}, 31},
+		{"one", 300, 50, []int{17}, 14},
+		{"three", 300, 50, []int{5, 120, 299}, 28},
 		{"neighbours", 300, 50, []int{40, 41}, 18},
-		{"all of a group", 8, 4, []int{0, 1, 2, 3}, 9},
+		{"all of a group", 8, 4, []int{0, 1, 2, 3}, 10},
+		{"one small group", 13, 16, []int{4}, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := newInput(tc.n, tc.crashAt...)
