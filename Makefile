@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test ./generator -run '^$$' -fuzz '^FuzzGenerate$$' -fuzztime $(call fuzztime,60000x)
 	$(GO) test ./indicator -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(call fuzztime,100000x)
 	$(GO) test ./modsign -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(call fuzztime,100000x)
+	$(GO) test ./probetest -run '^$$' -fuzz '^FuzzParseCounts$$' -fuzztime $(call fuzztime,30000x)
 
 # Everything, with the kernel suites required: a missing kernel or qemu
 # fails the run instead of skipping.

@@ -60,6 +60,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newVMCmd(stdout, stderr),
 		newDKMSCmd(stdout, stderr), newPackageCmd(stdout, stderr),
 		newStacksCmd(stdout, stderr), newFlamegraphCmd(stdout, stderr),
+		newProbeTestCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout, stderr),
 		newKeygenCmd(stdout),

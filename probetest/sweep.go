@@ -1,0 +1,242 @@
+package probetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Runner runs one group: loads the group module in a fresh guest, arms
+// funcs, runs the workload and reports. An error is the harness's own
+// failure (a build, a missing file), never the guest's crash, and stops
+// the sweep.
+type Runner interface {
+	Run(ctx context.Context, funcs []string) (Outcome, error)
+}
+
+// Options of a sweep.
+type Options struct {
+	Dir      string    // output directory: state, the four files, report.json
+	Jobs     int       // groups run at once (default 1)
+	Progress io.Writer // a progress line per finished group; nil = none
+	// Now is the clock of the ETA; nil = time.Now.
+	Now func() time.Time
+}
+
+// Sweep runs the queued groups of s with r until every function has a
+// result, saving s before each group starts and after each ends, then
+// writes the result files. It resumes a loaded state as it is.
+func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
+	if o.Jobs < 1 {
+		o.Jobs = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := os.MkdirAll(filepath.Join(o.Dir, "crash"), 0o755); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	var (
+		mu    sync.Mutex
+		cond  = sync.NewCond(&mu)
+		busy  = map[int]bool{}
+		first error
+		start = o.Now()
+		boots = s.Boots
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) {
+		if first == nil {
+			first = err
+			cancel()
+		}
+		cond.Broadcast()
+	}
+	// next returns a queued job no one runs, waiting while the queue only
+	// holds running ones; ok is false when the sweep is over.
+	next := func() (Job, bool) {
+		for first == nil {
+			for _, j := range s.Jobs {
+				if !busy[j.ID] {
+					busy[j.ID] = true
+					if err := s.Save(o.Dir); err != nil {
+						fail(err)
+						return Job{}, false
+					}
+					return j, true
+				}
+			}
+			if len(s.Jobs) == 0 {
+				return Job{}, false
+			}
+			cond.Wait()
+		}
+		return Job{}, false
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < o.Jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			for {
+				j, ok := next()
+				if !ok {
+					return
+				}
+				mu.Unlock()
+				out, err := r.Run(ctx, j.Funcs)
+				mu.Lock()
+				delete(busy, j.ID)
+				if err != nil {
+					fail(fmt.Errorf("run group %d (%d functions): %w", j.ID, len(j.Funcs), err))
+					return
+				}
+				tail := ""
+				if out.Crashed && len(j.Funcs) == 1 {
+					tail = filepath.Join("crash", j.Funcs[0]+".txt")
+					if err := WriteFileSync(filepath.Join(o.Dir, tail), []byte(out.Tail)); err != nil {
+						fail(err)
+						return
+					}
+				}
+				if err := s.Done(j.ID, out, busy, tail); err != nil {
+					fail(err)
+					return
+				}
+				if err := s.Save(o.Dir); err != nil {
+					fail(err)
+					return
+				}
+				if o.Progress != nil {
+					fmt.Fprintln(o.Progress, progressLine(s, len(busy), s.Boots-boots, o.Now().Sub(start)))
+				}
+				cond.Broadcast()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return WriteResults(s, o.Dir)
+}
+
+// progressLine: groups done and pending, in flight, boots, functions per
+// result, and an ETA from this session's pace.
+func progressLine(s *State, inFlight, sessionBoots int, elapsed time.Duration) string {
+	c := s.Counts()
+	done := len(s.Order) - c[""]
+	eta := "?"
+	if sessionBoots > 0 && len(s.Jobs) > 0 {
+		per := elapsed / time.Duration(sessionBoots)
+		// The pending groups, run inFlight (at least 1) at a time.
+		eta = (per * time.Duration(len(s.Jobs)) / time.Duration(max(1, inFlight+1))).Round(time.Second).String()
+	} else if len(s.Jobs) == 0 {
+		eta = "0s"
+	}
+	return fmt.Sprintf("probe-test: level %d/%d, functions %d/%d done, groups pending %d, in flight %d, boots %d; passed %d failed %d untriggered %d unregistered %d; ETA %s",
+		s.Level, s.Levels, done, len(s.Order), len(s.Jobs), inFlight, s.Boots,
+		c[Passed], c[Failed], c[Untriggered], c[Unregistered], eta)
+}
+
+// Report is report.json.
+type Report struct {
+	Boots  int              `json:"boots"`
+	Group  int              `json:"group"`
+	Levels int              `json:"levels"`
+	Counts map[string]int   `json:"counts"`
+	Funcs  map[string]*Func `json:"functions"`
+}
+
+// WriteResults writes probes.<category> (sorted, one function a line)
+// and report.json into dir.
+func WriteResults(s *State, dir string) error {
+	lists := s.Lists()
+	for _, c := range Categories {
+		var b strings.Builder
+		for _, f := range lists[c] {
+			b.WriteString(f)
+			b.WriteByte('\n')
+		}
+		if err := WriteFileSync(filepath.Join(dir, "probes."+c), []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	counts := s.Counts()
+	delete(counts, "")
+	b, err := json.MarshalIndent(Report{Boots: s.Boots, Group: s.Group, Levels: s.Levels, Counts: counts, Funcs: s.Funcs}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return WriteFileSync(filepath.Join(dir, "report.json"), append(b, '\n'))
+}
+
+// Summary is the table printed at the end.
+func Summary(s *State) string {
+	var b strings.Builder
+	c := s.Counts()
+	fmt.Fprintf(&b, "%-14s %8s\n", "result", "functions")
+	for _, k := range Categories {
+		fmt.Fprintf(&b, "%-14s %8d\n", k, c[k])
+	}
+	fmt.Fprintf(&b, "%-14s %8d\n", "total", len(s.Order))
+	fmt.Fprintf(&b, "boots %d, group size %d, levels %d\n", s.Boots, s.Group, s.Levels)
+	for _, name := range s.Lists()[Failed] {
+		fmt.Fprintf(&b, "failed %s: %s\n", name, s.Funcs[name].Crash)
+	}
+	return b.String()
+}
+
+// Bound is the issue's bound on boots for k crashers among n functions
+// in groups of g: k*ceil(log2(n/k)) + 2k + ceil(n/g).
+func Bound(n, k, g int) int {
+	b := (n + g - 1) / g
+	if k == 0 {
+		return b
+	}
+	l := 0
+	for (k << l) < n {
+		l++
+	}
+	return k*l + 2*k + b
+}
+
+// SeedBoots is the boots SystemTap's scheme takes for the same input:
+// fixed buckets of 1000 (or g, if smaller), a crashed bucket halved
+// and both halves run, down to single functions, one boot per group.
+func SeedBoots(n int, crashers map[int]bool, g int) int {
+	boots := 0
+	var run func(lo, hi int)
+	run = func(lo, hi int) {
+		boots++
+		has := false
+		for i := lo; i < hi; i++ {
+			if crashers[i] {
+				has = true
+				break
+			}
+		}
+		if !has || hi-lo == 1 {
+			return
+		}
+		m := (lo + hi + 1) / 2
+		run(lo, m)
+		run(m, hi)
+	}
+	for lo := 0; lo < n; lo += g {
+		run(lo, min(n, lo+g))
+	}
+	return boots
+}
