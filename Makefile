@@ -38,7 +38,7 @@ deps:
 
 kernels: deps
 	scripts/fetch-kernels.sh $(KERNELS)
-	scripts/extract-modules.sh $(filter-out %-arm64,$(filter debian-%,$(KERNELS)))
+	scripts/extract-modules.sh $(filter debian-%,$(KERNELS))
 	scripts/fetch-tools.sh
 
 demo: deps build

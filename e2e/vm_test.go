@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"kgen/spec"
@@ -43,7 +45,7 @@ func runScenario(t *testing.T, kind string) {
 	if !ok {
 		t.Fatalf("no VM scenario for kind %s", kind)
 	}
-	for _, name := range kernelNames {
+	for _, name := range vmKernelNames {
 		t.Run(name, func(t *testing.T) {
 			k := needVM(t, name)
 			out, s := sc.guest.run(t, k)
@@ -60,13 +62,40 @@ func runScenario(t *testing.T, kind string) {
 func needVM(t *testing.T, name string) kernel {
 	t.Helper()
 	k := need(t, name, "KGEN_REQUIRE_VM")
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+	qemu, pkg := "qemu-system-x86_64", "qemu-system-x86"
+	if strings.HasSuffix(name, "-arm64") {
+		qemu, pkg = "qemu-system-aarch64", "qemu-system-arm"
+	}
+	if _, err := exec.LookPath(qemu); err != nil {
 		if os.Getenv("KGEN_REQUIRE_VM") == "1" {
-			t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+			t.Fatalf("%s not found: apt-get install %s", qemu, pkg)
 		}
-		t.Skip("qemu-system-x86_64 not found")
+		t.Skip(qemu + " not found")
+	}
+	if strings.HasSuffix(name, "-arm64") {
+		buildKgenArm64(t)
 	}
 	return k
+}
+
+var arm64Once struct {
+	sync.Once
+	out []byte
+	err error
+}
+
+// buildKgenArm64 cross-builds kgen for arm64 guests once, as kgen-arm64
+// next to kgenBin, where kgen vm looks for it.
+func buildKgenArm64(t *testing.T) {
+	t.Helper()
+	arm64Once.Do(func() {
+		cmd := exec.Command("go", "build", "-o", kgenBin+"-arm64", "../cmd/kgen")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH=arm64")
+		arm64Once.out, arm64Once.err = cmd.CombinedOutput()
+	})
+	if arm64Once.err != nil {
+		t.Fatalf("build kgen for arm64: %v\n%s", arm64Once.err, arm64Once.out)
+	}
 }
 
 // run builds the guest's specs for k, boots k with them and the script,
