@@ -67,7 +67,7 @@ under TCG, and auto runs keep off KVM until the host reboots.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: an uncompressed vmlinux (or a bzImage)")
+	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: an uncompressed vmlinux (or a bzImage), or an arm64 Image; the architecture is the file's")
 	fl.StringArrayVar(&f.adds, "add", nil, "copy host SRC (file or directory) to the guest as DST (default /root/<base>; DST/ for DST/<base>); repeatable: SRC[:DST]")
 	fl.IntVar(&f.smp, "smp", vm.DefaultSMP, "guest CPUs")
 	fl.IntVar(&f.mem, "mem", vm.DefaultMemMB, "guest memory in MiB")
