@@ -41,9 +41,11 @@ hostname kgen-vm
 . /etc/kgen/env
 export KGEN_IN_VM=1
 cd /root
-%[3]s# raw: no \n -> \r\n translation, no echo; the host gets the bytes as written.
+%[3]sexec 3>%[1]s
+# raw: no \n -> \r\n translation, no echo; the host gets the bytes as written.
+# Set while fd 3 holds the port open: a driver with TTY_DRIVER_RESET_TERMIOS
+# (hvc, arm64's virtio-console) forgets the settings at the last close.
 stty -F %[1]s raw -echo
-exec 3>%[1]s
 printf '\000KGEN-VM-INIT\000' >&3
 sh -c "$(cat /etc/kgen/cmd)" </dev/null >&3 2>&3 3>&-
 rc=$?
