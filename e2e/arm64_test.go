@@ -78,4 +78,3 @@ func checkArm64(t *testing.T, s map[string]string) {
 		t.Errorf("payload: no dump_stack with a brd frame in the kernel log:\n%s", s["payload-dmesg"])
 	}
 }
-
