@@ -130,7 +130,7 @@ func bootModules(a arch, kernel string, given []string) ([]string, error) {
 	for _, m := range a.modules {
 		p := filepath.Join(dir, m+".ko")
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("find module %s for the guest's output port: %w: scripts/fetch-kernels.sh puts the kernel's %s next to it in %s/, or pass them (Config.Modules, kgen vm --module)",
+			return nil, fmt.Errorf("find module %s for the guest's output port: %w: scripts/fetch-kernels.sh puts the kernel's %s next to it in %s/, or pass them in Config.Modules",
 				m, err, strings.Join(a.modules, ", "), modulesDir)
 		}
 		paths = append(paths, p)

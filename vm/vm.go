@@ -280,6 +280,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	if kgen != "" {
 		fix := fmt.Sprintf("rebuild it with CGO_ENABLED=0 GOARCH=%s go build ./cmd/kgen, or boot without it (KgenBinary \"-\", kgen vm --kgen-binary -)", a.goarch)
+		if a.goarch != runtime.GOARCH {
+			fix = fmt.Sprintf("build one for the guest, CGO_ENABLED=0 GOARCH=%[1]s go build -o kgen-%[1]s ./cmd/kgen, next to kgen (or pass it with --kgen-binary), or boot without it (--kgen-binary -)", a.goarch)
+		}
 		if err := checkStatic(kgen, a.machine, "kgen binary", fix); err != nil {
 			return nil, err
 		}
