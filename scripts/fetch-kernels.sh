@@ -10,7 +10,8 @@
 # modpost) run on this machine, as Debian's cross-build docs do. Build with
 # ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- (its make.env says so; the
 # compiler is Debian's gcc-12-aarch64-linux-gnu). For kgen vm it also gets the
-# arm64 image package's kernel, uncompressed, as Image (qemu-system-aarch64
+# arm64 image package's kernel as Image (bookworm's vmlinuz is an
+# uncompressed Image with an EFI stub; gzip and EFI zboot are unpacked) (qemu-system-aarch64
 # -M virt -kernel Image; no vmlinux: the -dbg package is 800 MB) and Debian's
 # busybox-static:arm64 as busybox (both extracted, not installed). The
 # headers stay usable alone: the image step has its own stamp (.image-done).
@@ -32,8 +33,8 @@
 #   $KGEN_KERNELS/NAME/kdir      -> root/usr/src/linux-headers-<release> (a
 #                                   usable KDIR: make -C kdir M=DIR modules)
 #   $KGEN_KERNELS/NAME/vmlinux   uncompressed ELF kernel (boot with qemu -kernel;
-#                                none for a headers-only kernel such as
-#                                debian-6.1-arm64)
+#                                none for debian-6.1-arm64, which boots
+#                                its Image)
 #   $KGEN_KERNELS/NAME/Image     (arm64) the uncompressed arm64 kernel image
 #                                (qemu-system-aarch64 -kernel)
 #   $KGEN_KERNELS/NAME/busybox   (arm64) Debian's static arm64 busybox
