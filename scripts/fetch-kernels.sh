@@ -10,11 +10,12 @@
 # modpost) run on this machine, as Debian's cross-build docs do. Build with
 # ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- (its make.env says so; the
 # compiler is Debian's gcc-12-aarch64-linux-gnu). For kgen vm it also gets the
-# arm64 image package's kernel as Image (bookworm's vmlinuz is an
-# uncompressed Image with an EFI stub; gzip and EFI zboot are unpacked) (qemu-system-aarch64
-# -M virt -kernel Image; no vmlinux: the -dbg package is 800 MB) and Debian's
-# busybox-static:arm64 as busybox (both extracted, not installed). The
-# headers stay usable alone: the image step has its own stamp (.image-done).
+# arm64 image package's kernel as Image, for qemu-system-aarch64 -M virt
+# -kernel (bookworm's vmlinuz is an uncompressed Image with an EFI stub; a
+# gzip or EFI zboot one is unpacked; no vmlinux: the -dbg package is 800 MB),
+# its virtio modules and Debian's busybox-static:arm64 as busybox (all
+# extracted, not installed). The headers stay usable alone: the image step
+# has its own stamp (.image-done).
 #
 # debug-6.1 is not a Debian build: it is Debian bookworm's linux-source-6.1
 # configured with scripts/debug-6.1.config (tinyconfig + what kgen needs +
