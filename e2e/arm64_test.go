@@ -78,3 +78,16 @@ func checkArm64(t *testing.T, s map[string]string) {
 		t.Errorf("payload: no dump_stack with a brd frame in the kernel log:\n%s", s["payload-dmesg"])
 	}
 }
+
+// withoutVMModules drops from a /proc/modules listing the modules kgen vm
+// itself loads on arm64 (its output port's) and trims it.
+func withoutVMModules(mods string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(mods), "\n") {
+		name, _, _ := strings.Cut(l, " ")
+		if name != "virtio_console" && name != "virtio_mmio" {
+			keep = append(keep, l)
+		}
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
+}
