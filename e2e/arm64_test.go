@@ -91,3 +91,16 @@ func withoutVMModules(mods string) string {
 	}
 	return strings.TrimSpace(strings.Join(keep, "\n"))
 }
+
+func TestWithoutVMModules(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"virtio_console 45056 0 - Live 0x0\nvirtio_mmio 20480 0 - Live 0x0\n", ""},
+		{"brd 16384 0 - Live 0x0\nvirtio_mmio 20480 0 - Live 0x0", "brd 16384 0 - Live 0x0"},
+		{"leaky 16384 0 - Live 0x0", "leaky 16384 0 - Live 0x0"},
+	} {
+		if got := withoutVMModules(tt.in); got != tt.want {
+			t.Errorf("withoutVMModules(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
