@@ -14,7 +14,8 @@ BIN := bin/kgen
 # and the other checkers on (scripts/debug-6.1.config): about 9 minutes of
 # 2 CPUs the first time, cached after that.
 # debian-6.1-arm64 is Debian's arm64 6.1 headers with the amd64 kbuild host
-# tools, for cross-compile tests (e2e TestCompileCross); no image, no VM.
+# tools (e2e TestCompileCross), its Image, busybox and virtio modules (the
+# VM scenarios boot it in qemu-system-aarch64; docs/arm64.md).
 KERNELS := debian-5.10 debian-6.1 debian-6.12 debug-6.1 debian-6.1-arm64
 # Fuzz budgets count executions (-fuzztime Nx), about 10 s each on 2 cores:
 # a duration budget trips a race in Go's fuzz coordinator (go.dev/issue/75804,
@@ -38,7 +39,7 @@ deps:
 
 kernels: deps
 	scripts/fetch-kernels.sh $(KERNELS)
-	scripts/extract-modules.sh $(filter-out %-arm64,$(filter debian-%,$(KERNELS)))
+	scripts/extract-modules.sh $(filter debian-%,$(KERNELS))
 	scripts/fetch-tools.sh
 
 demo: deps build

@@ -105,8 +105,15 @@ func buildTestModule(t *testing.T, k kernel, name string) (string, string) {
 	}
 	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "CC=") }) {
 		// The compiler the kernel names (gcc-12 for debug-6.1), as kgen
-		// build picks it: plain gcc makes Kbuild warn that it differs.
-		if cc := kernelGCC(k); cc != "" {
+		// build picks it: plain gcc makes Kbuild warn that it differs. A
+		// cross build's is the cross compiler of that version.
+		cross := ""
+		for _, a := range args {
+			if v, ok := strings.CutPrefix(a, "CROSS_COMPILE="); ok {
+				cross = v
+			}
+		}
+		if cc := kernelGCC(k, cross); cc != "" {
 			args = append(args, "CC="+cc)
 		}
 	}
@@ -117,8 +124,9 @@ func buildTestModule(t *testing.T, k kernel, name string) (string, string) {
 	return filepath.Join(src, name+".ko"), string(out)
 }
 
-// kernelGCC returns gcc-<major> for the gcc k was built with, if installed.
-func kernelGCC(k kernel) string {
+// kernelGCC returns <cross>gcc-<major> for the gcc k was built with, if
+// installed.
+func kernelGCC(k kernel, cross string) string {
 	b, err := os.ReadFile(filepath.Join(k.KDIR, ".config"))
 	if err != nil {
 		return ""
@@ -131,7 +139,7 @@ func kernelGCC(k kernel) string {
 	if err != nil || v.Name != "gcc" {
 		return ""
 	}
-	cc := "gcc-" + strconv.Itoa(v.Major)
+	cc := cross + "gcc-" + strconv.Itoa(v.Major)
 	if _, err := exec.LookPath(cc); err != nil {
 		return ""
 	}

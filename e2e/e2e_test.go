@@ -33,6 +33,14 @@ import (
 
 var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"}
 
+// vmKernelNames are the kernels every kind's VM scenario boots: the amd64
+// ones and Debian's arm64 6.1 (qemu-system-aarch64 -M virt, TCG).
+var vmKernelNames = append(slices.Clip(kernelNames), arm64Kernel)
+
+// arm64Kernel is scripts/fetch-kernels.sh's arm64 kernel: headers, and an
+// Image (not a vmlinux) with an arm64 busybox for kgen vm.
+const arm64Kernel = "debian-6.1-arm64"
+
 // vmTimeout is a VM run's --timeout on kernel name: the debug kernel
 // (KASAN, lockdep) is slower under TCG (TestVMOtst: 166 s against Debian
 // 6.1's 102 s on a quiet host, 683 s against 305 s on a loaded one), and
@@ -65,6 +73,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// kernel is a fetched kernel; Vmlinux is the file kgen vm boots (an
+// arm64 kernel's Image).
 type kernel struct {
 	Name, Dir, KDIR, Vmlinux, Release string
 }
@@ -82,6 +92,9 @@ func need(t *testing.T, name, requireEnv string) kernel {
 	t.Helper()
 	d := filepath.Join(kernelsDir(), name)
 	k := kernel{Name: name, Dir: d, KDIR: filepath.Join(d, "kdir"), Vmlinux: filepath.Join(d, "vmlinux")}
+	if strings.HasSuffix(name, "-arm64") {
+		k.Vmlinux = filepath.Join(d, "Image")
+	}
 	rel, err := os.ReadFile(filepath.Join(d, "release"))
 	if err == nil {
 		_, err = os.Stat(k.Vmlinux)

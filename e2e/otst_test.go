@@ -80,7 +80,7 @@ func checkOtst(t *testing.T, kernel string, s map[string]string) {
 	}
 	dm := s["readme-dmesg"]
 	for _, want := range []string{"otst: symbol ksys_sync registered!", "otst: symbol ksys_sync unregistered!",
-		"otst: symbol vfs_fsync registered!", "otst: symbol vfs_fsync unregistered!", "Call Trace:"} {
+		"otst: symbol vfs_fsync registered!", "otst: symbol vfs_fsync unregistered!", callTrace(kernel)} {
 		if c := strings.Count(dm, want); c != 1 {
 			t.Errorf("kernel log has %q %d times, want once:\n%s", want, c, dm)
 		}
@@ -355,7 +355,7 @@ func reliableFrames(dmesg, from string) []string {
 	in := false
 	for _, line := range strings.Split(dmesg, "\n") {
 		if !in {
-			in = strings.Contains(line, "Call Trace:")
+			in = strings.Contains(line, "Call Trace:") || strings.Contains(line, "Call trace:")
 			continue
 		}
 		if strings.Contains(line, "<TASK>") {
@@ -373,4 +373,13 @@ func reliableFrames(dmesg, from string) []string {
 		}
 	}
 	return out
+}
+
+// callTrace is the line dump_stack() starts a stack with on kernel: arm64
+// prints "Call trace:", x86 "Call Trace:".
+func callTrace(kernel string) string {
+	if strings.HasSuffix(kernel, "-arm64") {
+		return "Call trace:"
+	}
+	return "Call Trace:"
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
 	"kgen/spec"
@@ -37,6 +39,15 @@ type scenario struct {
 // init; TestEveryKindHasVMScenario checks that no kind lacks one.
 var scenarios = map[string]scenario{}
 
+// arm64Pending are the kinds whose scenario does not pass on arm64 yet,
+// and why. process.sh counts dd's reads as "sys_enter: NR 0" (x86's read;
+// arm64's is 63), and under arm64 TCG the followed tree's last exec and
+// exits (sh -c 'exit 5' after sleep 0.2, exit 3) fall outside the trace
+// window, as on the debug kernel (which gets longer windows).
+var arm64Pending = map[string]string{
+	spec.KindProcess: "process.sh's read syscall number and trace windows are x86 timings (see arm64Pending)",
+}
+
 // runScenario boots each kernel once with kind's guest and checks its
 // output, as subtests named after the kernels.
 func runScenario(t *testing.T, kind string) {
@@ -44,8 +55,16 @@ func runScenario(t *testing.T, kind string) {
 	if !ok {
 		t.Fatalf("no VM scenario for kind %s", kind)
 	}
-	for _, name := range kernelNames {
+	for _, name := range vmKernelNames {
 		t.Run(name, func(t *testing.T) {
+			if strings.HasSuffix(name, "-arm64") {
+				if !arm64Full() {
+					t.Skip("arm64: TestVMArm64 runs every kind's reduced scenario in one boot; KGEN_ARM64_FULL=1 runs the full ones")
+				}
+				if why := arm64Pending[kind]; why != "" {
+					t.Skip("arm64: " + why)
+				}
+			}
 			k := needVM(t, name)
 			out, s := sc.guest.run(t, k)
 			sc.check(t, name, s)
@@ -61,13 +80,40 @@ func runScenario(t *testing.T, kind string) {
 func needVM(t *testing.T, name string) kernel {
 	t.Helper()
 	k := need(t, name, "KGEN_REQUIRE_VM")
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+	qemu, pkg := "qemu-system-x86_64", "qemu-system-x86"
+	if strings.HasSuffix(name, "-arm64") {
+		qemu, pkg = "qemu-system-aarch64", "qemu-system-arm"
+	}
+	if _, err := exec.LookPath(qemu); err != nil {
 		if os.Getenv("KGEN_REQUIRE_VM") == "1" {
-			t.Fatal("qemu-system-x86_64 not found: apt-get install qemu-system-x86")
+			t.Fatalf("%s not found: apt-get install %s", qemu, pkg)
 		}
-		t.Skip("qemu-system-x86_64 not found")
+		t.Skip(qemu + " not found")
+	}
+	if strings.HasSuffix(name, "-arm64") {
+		buildKgenArm64(t)
 	}
 	return k
+}
+
+var arm64Once struct {
+	sync.Once
+	out []byte
+	err error
+}
+
+// buildKgenArm64 cross-builds kgen for arm64 guests once, as kgen-arm64
+// next to kgenBin, where kgen vm looks for it.
+func buildKgenArm64(t *testing.T) {
+	t.Helper()
+	arm64Once.Do(func() {
+		cmd := exec.Command("go", "build", "-o", kgenBin+"-arm64", "../cmd/kgen")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH=arm64")
+		arm64Once.out, arm64Once.err = cmd.CombinedOutput()
+	})
+	if arm64Once.err != nil {
+		t.Fatalf("build kgen for arm64: %v\n%s", arm64Once.err, arm64Once.out)
+	}
 }
 
 // run builds the guest's specs for k, boots k with them and the script,

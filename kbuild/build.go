@@ -24,8 +24,8 @@ import (
 // the kernel's own compiler when installed.
 type Config struct {
 	KDIR         string   // kernel build dir (see FindKDIR); required
-	Arch         string   // ARCH=, "" = host
-	CrossCompile string   // CROSS_COMPILE= prefix, e.g. "aarch64-linux-gnu-"
+	Arch         string   // ARCH=, "" = the KDIR's .config's (see inferArch)
+	CrossCompile string   // CROSS_COMPILE= prefix, e.g. "aarch64-linux-gnu-"; "" = Debian's for a foreign Arch
 	Jobs         int      // make -j; 0 = number of CPUs
 	CC           string   // "" = decide from the kernel's CONFIG_CC_VERSION_TEXT
 	CacheDir     string   // "" = $XDG_CACHE_HOME/kgen or ~/.cache/kgen
@@ -170,6 +170,9 @@ func newBuilder(ctx context.Context, cfg Config) (*builder, error) {
 	cfg.ExtraMake = liftToolVars(&cfg)
 	b := &builder{cfg: cfg, cacheDir: cacheDir, ix: loadIndex(cacheDir)}
 	if b.kern, err = b.ix.kernel(kdir); err != nil {
+		return nil, err
+	}
+	if err := inferArch(&b.cfg, b.kern.Config, hostGOARCH); err != nil {
 		return nil, err
 	}
 	if b.cc, err = chooseCC(ctx, &b.cfg, b.kern, b.ix); err != nil {

@@ -37,7 +37,7 @@ type ccMemo struct {
 	Identity string `json:"identity"`
 }
 
-const indexVersion = 1
+const indexVersion = 2 // 2: kernels' Config holds the architecture symbols
 
 func loadIndex(cacheDir string) *index {
 	ix := &index{path: filepath.Join(cacheDir, "index.json")}

@@ -114,6 +114,12 @@ var configKeys = []string{
 	"CONFIG_CLANG_VERSION",
 	"CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT",
 	"CONFIG_DEBUG_INFO_BTF_MODULES",
+	// the architecture (see kernelArches)
+	"CONFIG_X86_64",
+	"CONFIG_ARM64",
+	"CONFIG_RISCV",
+	"CONFIG_PPC64",
+	"CONFIG_S390",
 }
 
 // kernel is what kbuild knows of a KDIR, memoised in the cache index by the

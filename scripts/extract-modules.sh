@@ -2,8 +2,8 @@
 # extract-modules.sh: extract real Debian modules (test targets for the
 # payload kind) from the image packages scripts/fetch-kernels.sh downloaded.
 #
-# usage: scripts/extract-modules.sh [-m "brd null_blk ..."] [debian-5.10 debian-6.1 debian-6.12 ...]
-#        (default kernels: all three; default modules: $DEFAULT_MODULES below)
+# usage: scripts/extract-modules.sh [-m "brd null_blk ..."] [debian-5.10 debian-6.1 debian-6.12 debian-6.1-arm64 ...]
+#        (default kernels: all four; default modules: $DEFAULT_MODULES below)
 #
 # Layout, per kernel NAME (next to fetch-kernels.sh's files):
 #   $KGEN_KERNELS/NAME/modules/lib/modules/<release>/kernel/...  the modules as
@@ -20,12 +20,14 @@ set -euo pipefail
 
 KGEN_KERNELS=${KGEN_KERNELS:-$HOME/.cache/kgen/kernels}
 DEFAULT_MODULES="brd null_blk dummy vfat msdos fat loop zram veth scsi_debug"
-ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12)
+ALL_KERNELS=(debian-5.10 debian-6.1 debian-6.12 debian-6.1-arm64)
 
 log() { printf '%s\n' "extract-modules: $*" >&2; }
 die() { printf '%s\n' "extract-modules: error: $*" >&2; exit 1; }
 
-mods=$DEFAULT_MODULES
+# Debian's arm64 kernel has no scsi_debug (CONFIG_SCSI_DEBUG is off there).
+ARM64_MODULES="brd null_blk dummy vfat msdos fat loop zram veth"
+mods=
 if [[ ${1:-} == -m ]]; then
 	[[ $# -ge 2 ]] || die "-m needs a list of module names"
 	mods=$2
@@ -40,7 +42,11 @@ for t in dpkg-deb tar xz modinfo depmod; do
 done
 
 extract_one() { # NAME
-	local name=$1 dir=$KGEN_KERNELS/$1 rel deb out
+	local name=$1 dir=$KGEN_KERNELS/$1 rel deb out mods=$mods
+	if [[ -z $mods ]]; then
+		mods=$DEFAULT_MODULES
+		[[ $name != *-arm64 ]] || mods=$ARM64_MODULES
+	fi
 	[[ -s $dir/release ]] || die "$name: $dir/release missing: run scripts/fetch-kernels.sh $name first"
 	rel=$(<"$dir/release")
 	out=$dir/modules

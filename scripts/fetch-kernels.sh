@@ -5,12 +5,17 @@
 # usage: scripts/fetch-kernels.sh [debian-5.10 debian-6.1 debian-6.12 debug-6.1 debian-6.1-arm64 ...]
 #        (default: all five)
 #
-# debian-6.1-arm64 is headers only, for cross-compile tests (no image, no
-# vmlinux, not bootable here): Debian bookworm's arm64 linux-headers and
-# -common with the amd64 linux-kbuild-6.1 of the same version, whose host
-# tools (fixdep, modpost) run on this machine, as Debian's cross-build docs
-# do. Build with ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- (its make.env
-# says so; the compiler is Debian's gcc-12-aarch64-linux-gnu).
+# debian-6.1-arm64 is Debian bookworm's arm64 linux-headers and -common with
+# the amd64 linux-kbuild-6.1 of the same version, whose host tools (fixdep,
+# modpost) run on this machine, as Debian's cross-build docs do. Build with
+# ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- (its make.env says so; the
+# compiler is Debian's gcc-12-aarch64-linux-gnu). For kgen vm it also gets the
+# arm64 image package's kernel as Image, for qemu-system-aarch64 -M virt
+# -kernel (bookworm's vmlinuz is an uncompressed Image with an EFI stub; a
+# gzip or EFI zboot one is unpacked; no vmlinux: the -dbg package is 800 MB),
+# its virtio modules and Debian's busybox-static:arm64 as busybox (all
+# extracted, not installed). The headers stay usable alone: the image step
+# has its own stamp (.image-done).
 #
 # debug-6.1 is not a Debian build: it is Debian bookworm's linux-source-6.1
 # configured with scripts/debug-6.1.config (tinyconfig + what kgen needs +
@@ -29,8 +34,13 @@
 #   $KGEN_KERNELS/NAME/kdir      -> root/usr/src/linux-headers-<release> (a
 #                                   usable KDIR: make -C kdir M=DIR modules)
 #   $KGEN_KERNELS/NAME/vmlinux   uncompressed ELF kernel (boot with qemu -kernel;
-#                                none for a headers-only kernel such as
-#                                debian-6.1-arm64)
+#                                none for debian-6.1-arm64, which boots
+#                                its Image)
+#   $KGEN_KERNELS/NAME/Image     (arm64) the uncompressed arm64 kernel image
+#                                (qemu-system-aarch64 -kernel)
+#   $KGEN_KERNELS/NAME/busybox   (arm64) Debian's static arm64 busybox
+#   $KGEN_KERNELS/NAME/vm-modules/ (arm64) virtio_mmio.ko, virtio_console.ko:
+#                                kgen vm's output port on qemu's virt machine
 #   $KGEN_KERNELS/NAME/make.env  extra make variables, VAR=value one per line
 #   $KGEN_KERNELS/NAME/release   kernel release (uname -r in the guest,
 #                                first word of a module's vermagic)
@@ -49,7 +59,8 @@
 #   $KGEN_KERNELS/.apt/SUITE/    private apt lists/cache/status per suite
 #                                (SUITE-arm64: the same with arm64 packages too)
 #   $KGEN_KERNELS/READY          names of the bootable kernels ready to use
-#                                (with a vmlinux), one a line
+#                                (with a vmlinux, or an Image and busybox),
+#                                one a line
 #
 # Use a kernel:
 #   make -C "$K/kdir" M="$PWD" modules $(cat "$K/make.env")
@@ -304,8 +315,11 @@ write_ready() {
 	: >"$tmp"
 	for n in "$KGEN_KERNELS"/*/; do
 		n=$(basename "$n")
-		[[ -f $KGEN_KERNELS/$n/.done && -e $KGEN_KERNELS/$n/kdir/Makefile && -s $KGEN_KERNELS/$n/vmlinux ]] &&
+		[[ -f $KGEN_KERNELS/$n/.done && -e $KGEN_KERNELS/$n/kdir/Makefile ]] || continue
+		if [[ -s $KGEN_KERNELS/$n/vmlinux ]] ||
+			[[ -f $KGEN_KERNELS/$n/.image-done && -s $KGEN_KERNELS/$n/Image && -s $KGEN_KERNELS/$n/busybox && -d $KGEN_KERNELS/$n/vm-modules ]]; then
 			echo "$n" >>"$tmp"
+		fi
 	done
 	mv -f "$tmp" "$KGEN_KERNELS/READY"
 }
@@ -319,6 +333,8 @@ fetch_one() {
 	fi
 	if [[ $name == *-arm64 ]]; then
 		fetch_cross_headers "$name" arm64
+		fetch_cross_image "$name" arm64
+		write_ready
 		return
 	fi
 	suite=$(suite_of "$name")
@@ -502,6 +518,102 @@ fetch_cross_headers() {
 	touch "$dir/.done"
 	write_ready
 	log "$name: ready: $rel (headers only, $kbuild:amd64) in $((SECONDS - start))s (make.env: $(tr '\n' ' ' <"$dir/make.env"))"
+}
+
+# fetch_cross_image NAME ARCH: the image package of the headers' release
+# (its kernel, decompressed, as NAME/Image) and the suite's busybox-static
+# (NAME/busybox), both ARCH's packages, for booting under qemu. Debian
+# bookworm's arm64 vmlinuz is a gzipped Image; qemu -kernel takes that too,
+# but decompressing it once here saves doing it on every boot. An EFI zboot
+# image (MZ header, "zimg" at offset 4: later Debian releases) holds the
+# compressed Image at the offset and size its header gives.
+fetch_cross_image() {
+	local name=$1 arch=$2 suite dir rel
+	suite=$(suite_of "$name")
+	dir=$KGEN_KERNELS/$name
+	rel=$(<"$dir/release")
+	if [[ -f $dir/.image-done && -s $dir/Image && -s $dir/busybox && -d $dir/vm-modules ]]; then
+		log "$name: image ready ($(cat "$dir/.image-done")), nothing to do"
+		return 0
+	fi
+	local start=$SECONDS
+	[[ $APT_CONF == */"$suite-$arch"/apt.conf ]] || setup_apt "$suite" "$arch"
+	local img="linux-image-$rel-unsigned" iver bver
+	iver=$(candidate_version "$img:$arch")
+	if [[ -z $iver ]]; then
+		img="linux-image-$rel"
+		iver=$(candidate_version "$img:$arch")
+	fi
+	[[ -n $iver ]] || die "$suite: neither linux-image-$rel-unsigned:$arch nor linux-image-$rel:$arch in $suite"
+	bver=$(candidate_version "busybox-static:$arch")
+	[[ -n $bver ]] || die "$suite: no busybox-static:$arch"
+	local imgdeb bbdeb
+	imgdeb=$(download "$suite" "$img:$arch" "$iver")
+	bbdeb=$(download "$suite" "busybox-static:$arch" "$bver")
+	rm -f "$dir/.image-done"
+	local tmp
+	tmp=$(mktemp -d "$dir/.img.XXXXXX")
+	dpkg-deb --fsys-tarfile "$imgdeb" | tar -x -C "$tmp" "./boot/vmlinuz-$rel" ||
+		die "$suite: $img:$arch has no boot/vmlinuz-$rel"
+	local z=$tmp/boot/vmlinuz-$rel how
+	case $(head -c2 "$z" | od -An -tx1 | tr -d ' \n') in
+	1f8b)
+		gzip -dc "$z" >"$dir/Image.tmp"
+		how=gzip
+		;;
+	4d5a)
+		if [[ $(dd if="$z" bs=1 skip=4 count=4 status=none) == zimg ]]; then
+			local off size comp
+			off=$(od -An -tu4 -j8 -N4 "$z" | tr -d ' ')
+			size=$(od -An -tu4 -j12 -N4 "$z" | tr -d ' ')
+			comp=$(dd if="$z" bs=1 skip=24 count=32 status=none | tr -d '\0')
+			case $comp in
+			gzip) tail -c "+$((off + 1))" "$z" | head -c "$size" | gzip -dc >"$dir/Image.tmp" ;;
+			zstd) tail -c "+$((off + 1))" "$z" | head -c "$size" | zstd -qdc >"$dir/Image.tmp" ;;
+			xz) tail -c "+$((off + 1))" "$z" | head -c "$size" | xz -dc >"$dir/Image.tmp" ;;
+			*) die "$name: EFI zboot image compressed with '$comp': not supported" ;;
+			esac
+			how="EFI zboot, $comp"
+		else
+			cp "$z" "$dir/Image.tmp" # an uncompressed Image with an EFI stub
+			how=uncompressed
+		fi
+		;;
+	*) die "$name: $img's vmlinuz-$rel is neither gzip nor an EFI (MZ) image" ;;
+	esac
+	# The guest's output port is virtio-console on virtio-mmio, both
+	# modules in Debian's arm64 kernel (and depending on none).
+	dpkg-deb --fsys-tarfile "$imgdeb" | tar -x -C "$tmp" --wildcards \
+		"*/modules/$rel/kernel/drivers/virtio/virtio_mmio.ko*" "*/modules/$rel/kernel/drivers/char/virtio_console.ko*" ||
+		die "$suite: $img:$arch has no virtio_mmio or virtio_console module"
+	rm -rf "$dir/vm-modules"
+	mkdir -p "$dir/vm-modules"
+	local m
+	for m in $(find "$tmp" -name 'virtio_*.ko*'); do
+		case $m in
+		*.xz) xz -dc "$m" >"$dir/vm-modules/$(basename "${m%.xz}")" ;;
+		*.zst) zstd -qdc "$m" >"$dir/vm-modules/$(basename "${m%.zst}")" ;;
+		*) cp "$m" "$dir/vm-modules/" ;;
+		esac
+	done
+	[[ -s $dir/vm-modules/virtio_mmio.ko && -s $dir/vm-modules/virtio_console.ko ]] ||
+		die "$name: virtio_mmio.ko or virtio_console.ko missing from $img"
+	rm -rf "$tmp"
+	# the arm64 Image header: "ARM\x64" at offset 56
+	[[ $(dd if="$dir/Image.tmp" bs=1 skip=56 count=4 status=none | od -An -tx1 | tr -d ' \n') == 41524d64 ]] ||
+		die "$name: the kernel in $img has no arm64 Image header (ARM\\x64 at offset 56)"
+	mv -f "$dir/Image.tmp" "$dir/Image"
+	tmp=$(mktemp -d "$dir/.bb.XXXXXX")
+	dpkg-deb -x "$bbdeb" "$tmp"
+	[[ -f $tmp/bin/busybox ]] || die "$suite: busybox-static:$arch has no bin/busybox"
+	if command -v file >/dev/null 2>&1; then
+		file -b "$tmp/bin/busybox" | grep -q 'statically linked' ||
+			die "$name: busybox-static:$arch's busybox is not static: $(file -b "$tmp/bin/busybox")"
+	fi
+	mv -f "$tmp/bin/busybox" "$dir/busybox"
+	rm -rf "$tmp"
+	printf '%s %s, busybox-static %s\n' "$img" "$iver" "$bver" >"$dir/.image-done"
+	log "$name: Image ($how, $(human "$(stat -c %s "$dir/Image")")) and busybox ready in $((SECONDS - start))s"
 }
 
 # ---- a debug kernel, built from Debian's source -------------------------

@@ -60,7 +60,7 @@ func fakeHost(t *testing.T, kvm string) (Config, string) {
 	t.Setenv("FAKE_KVM", kvm)
 	t.Setenv("KGEN_VM_ACCEL", "")
 	// Any static ELF of the guest's arch passes for busybox here.
-	busybox := stubKgen(t, t.TempDir())
+	busybox := stubKgen(t, t.TempDir(), "amd64")
 	return Config{Kernel: dev, QEMU: qemu, Busybox: busybox, KgenBinary: "-", Cmd: "true", Timeout: 20 * time.Second}, dir
 }
 

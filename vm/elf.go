@@ -33,3 +33,20 @@ func checkStatic(path string, machine elf.Machine, what, fix string) error {
 	}
 	return nil
 }
+
+// checkModule checks that the file at path is a kernel module (an ELF
+// relocatable object) for machine.
+func checkModule(path string, machine elf.Machine) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("check module %s: %w", path, err)
+	}
+	defer f.Close()
+	if f.Type != elf.ET_REL {
+		return fmt.Errorf("check module %s: a %v ELF file, not a module (.ko)", path, f.Type)
+	}
+	if f.Machine != machine {
+		return fmt.Errorf("check module %s: %w: it is %v, the guest is %v", path, ErrWrongArch, f.Machine, machine)
+	}
+	return nil
+}

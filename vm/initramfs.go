@@ -50,9 +50,10 @@ func (a Add) guestPath() string {
 
 // initramfs describes the archive buildInitramfs writes.
 type initramfs struct {
-	busybox string // host path of a static busybox
-	kgen    string // host path of a static kgen, "" for none
-	init    string // the /init script
+	busybox string   // host path of a static busybox
+	kgen    string   // host path of a static kgen, "" for none
+	modules []string // host paths of modules, added to moduleDir
+	init    string   // the /init script
 	files   map[string]string
 	adds    []Add
 }
@@ -95,6 +96,14 @@ func buildInitramfs(w io.Writer, r initramfs) error {
 	}
 	if r.kgen != "" {
 		if err := addHostFile(c, r.kgen, "/bin/kgen", 0o755); err != nil {
+			return err
+		}
+	}
+	for _, m := range r.modules {
+		if err := mkdirAll(c, moduleDir+"/x"); err != nil {
+			return err
+		}
+		if err := addHostFile(c, m, moduleDir+"/"+filepath.Base(m), 0o644); err != nil {
 			return err
 		}
 	}

@@ -218,7 +218,7 @@ func TestConfigChecks(t *testing.T) {
 		{"no kernel", Config{Cmd: "true"}, "no kernel given"},
 		{"missing kernel", Config{Kernel: "/nonexistent/vmlinux", Cmd: "true"}, "no such file"},
 		{"no command", Config{Kernel: kernel}, "no command"},
-		{"arch", Config{Kernel: kernel, Cmd: "true", Arch: "mips"}, "only x86_64"},
+		{"arch", Config{Kernel: kernel, Cmd: "true", Arch: "mips"}, "only aarch64, x86_64 guests"},
 		{"icount smp", Config{Kernel: kernel, Cmd: "true", Icount: true, SMP: 2}, "use one CPU"},
 		{"negative", Config{Kernel: kernel, Cmd: "true", MemMB: -1}, "must be positive"},
 		{"qemu missing", Config{Kernel: kernel, Cmd: "true", QEMU: "qemu-system-nonesuch"}, "apt-get install qemu-system-x86"},

@@ -2,7 +2,6 @@ package vm
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -27,11 +26,17 @@ const (
 // Config describes one boot.
 type Config struct {
 	// Kernel is the guest kernel: an uncompressed ELF vmlinux (fastest
-	// under TCG, booted through its PVH entry) or a bzImage.
+	// under TCG, booted through its PVH entry) or a bzImage for x86_64, an
+	// arm64 Image (or Debian's gzipped vmlinuz) for aarch64.
 	Kernel string
-	// Arch is the guest architecture, "x86_64" (default). Only x86_64
-	// guests are supported yet; see doc.go.
+	// Arch is the guest architecture, "x86_64" or "aarch64" ("amd64" and
+	// "arm64" too). Empty means the kernel file's (see detectArch).
 	Arch string
+	// Modules are host .ko files /init loads, in order, before it opens
+	// the output port. Empty means the architecture's own: none on
+	// x86_64, virtio_mmio and virtio_console on aarch64 (from vm-modules/
+	// next to the kernel file).
+	Modules []string
 	// Adds are host files and directories copied into the guest.
 	Adds []Add
 	// SMP is the number of guest CPUs (default 1).
@@ -66,10 +71,13 @@ type Config struct {
 	// Cmd is run in the guest with sh -c, as root, in /root.
 	Cmd string
 	// KgenBinary is copied to /bin/kgen; it must be static. Empty means
-	// the running executable; "-" means none.
+	// the running executable, or for a guest of another architecture
+	// "<executable>-<GOARCH>" (kgen-arm64) when it exists; "-" means none.
 	KgenBinary string
 	// Busybox is a static busybox for the guest (default /bin/busybox,
-	// Debian's busybox-static).
+	// Debian's busybox-static, or for a guest of another architecture
+	// than the host's the file busybox next to the kernel, where
+	// scripts/fetch-kernels.sh puts Debian's busybox-static of it).
 	Busybox string
 	// Env is exported in the guest before Cmd runs, as is KGEN_IN_VM=1.
 	Env map[string]string
@@ -163,39 +171,27 @@ func (e *GuestError) Unwrap() error {
 	}
 }
 
-// arch is what differs between guest architectures.
-type arch struct {
-	qemu    string
-	pkg     string // the Debian package with qemu
-	machine elf.Machine
-	goarch  string
-	args    []string // machine and CPU
-	console string   // kernel console device
-	output  string   // the guest's device for the command's output
-}
-
-var arches = map[string]arch{
-	"x86_64": {
-		qemu: "qemu-system-x86_64", pkg: "qemu-system-x86", machine: elf.EM_X86_64, goarch: "amd64",
-		args:    []string{"-machine", "pc"},
-		console: "ttyS0", output: "/dev/ttyS1",
-	},
-}
-
 // withDefaults returns c with its zero fields filled in and checks it.
 func (c Config) withDefaults() (Config, arch, error) {
-	if c.Arch == "" {
-		c.Arch = "x86_64"
-	}
-	a, ok := arches[c.Arch]
-	if !ok {
-		return c, a, fmt.Errorf("check arch %q: only x86_64 guests are supported", c.Arch)
-	}
+	var a arch
 	if c.Kernel == "" {
 		return c, a, errors.New("check kernel: no kernel given; pass an uncompressed vmlinux (scripts/fetch-kernels.sh makes them)")
 	}
 	if _, err := os.Stat(c.Kernel); err != nil {
 		return c, a, fmt.Errorf("check kernel: %w", err)
+	}
+	if n, ok := archAliases[c.Arch]; ok {
+		c.Arch = n
+	}
+	if c.Arch == "" {
+		var err error
+		if c.Arch, err = detectArch(c.Kernel); err != nil {
+			return c, a, err
+		}
+	}
+	a, ok := arches[c.Arch]
+	if !ok {
+		return c, a, fmt.Errorf("check arch %q: only %s guests are supported", c.Arch, archNames())
 	}
 	if c.Cmd == "" {
 		return c, a, errors.New("check command: no command to run in the guest")
@@ -222,6 +218,9 @@ func (c Config) withDefaults() (Config, arch, error) {
 	}
 	if c.Busybox == "" {
 		c.Busybox = DefaultBusybox
+		if a.goarch != runtime.GOARCH {
+			c.Busybox = filepath.Join(filepath.Dir(c.Kernel), "busybox")
+		}
 	}
 	if c.Stdout == nil {
 		c.Stdout = io.Discard
@@ -272,14 +271,32 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		if kgen, err = os.Executable(); err != nil {
 			return nil, fmt.Errorf("find kgen binary: %w", err)
 		}
+		if a.goarch != runtime.GOARCH {
+			// the executable cannot run there: a cross-built one beside it
+			if _, err := os.Stat(kgen + "-" + a.goarch); err == nil {
+				kgen += "-" + a.goarch
+			}
+		}
 	}
 	if kgen != "" {
 		fix := fmt.Sprintf("rebuild it with CGO_ENABLED=0 GOARCH=%s go build ./cmd/kgen, or boot without it (KgenBinary \"-\", kgen vm --kgen-binary -)", a.goarch)
+		if a.goarch != runtime.GOARCH {
+			fix = fmt.Sprintf("build one for the guest, CGO_ENABLED=0 GOARCH=%[1]s go build -o kgen-%[1]s ./cmd/kgen, next to kgen (or pass it with --kgen-binary), or boot without it (--kgen-binary -)", a.goarch)
+		}
 		if err := checkStatic(kgen, a.machine, "kgen binary", fix); err != nil {
 			return nil, err
 		}
 	}
 	env, _ := envFile(c.Env) // checked by withDefaults
+	mods, err := bootModules(a, c.Kernel, c.Modules)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mods {
+		if err := checkModule(m, a.machine); err != nil {
+			return nil, err
+		}
+	}
 
 	initrd, err := os.CreateTemp("", "kgen-initramfs-*.cpio")
 	if err != nil {
@@ -289,7 +306,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	err = buildInitramfs(initrd, initramfs{
 		busybox: c.Busybox,
 		kgen:    kgen,
-		init:    fmt.Sprintf(initScript, a.output, lockdepOffLine),
+		init:    fmt.Sprintf(initScript, a.output, lockdepOffLine, modulesLines(mods, a.output)),
+		modules: mods,
 		files: map[string]string{
 			"/etc/kgen/cmd": c.Cmd,
 			"/etc/kgen/env": env,
@@ -447,9 +465,9 @@ func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else if c.SMP > 1 && !c.MTTCG {
 		// All vCPUs on one host thread, interleaved: see Config.MTTCG.
-		args = append(args, "-accel", "tcg,thread=single", "-cpu", "max")
+		args = append(args, "-accel", "tcg,thread=single", "-cpu", a.cpu)
 	} else {
-		args = append(args, "-accel", "tcg", "-cpu", "max")
+		args = append(args, "-accel", "tcg", "-cpu", a.cpu)
 	}
 	if c.Icount {
 		// shift=0: one instruction per virtual ns; -seed makes RDRAND
@@ -476,13 +494,14 @@ func qemuArgs(c Config, a arch, initrd string, kvm bool) []string {
 		"-kernel", c.Kernel,
 		"-initrd", initrd,
 		"-append", strings.Join(cmdline, " "),
-		// Two UARTs: the first the kernel console, the second the
-		// command's output, so each stream stays clean.
+		// Two ports: the first the kernel console, the second the
+		// command's output (a second UART, or virtio-console), so each
+		// stream stays clean.
 		"-chardev", "file,id=console,path=/dev/fd/3",
 		"-serial", "chardev:console",
 		"-chardev", "file,id=output,path=/dev/fd/4",
-		"-serial", "chardev:output",
 	)
+	args = append(args, a.outputArgs...)
 	return args
 }
 

@@ -20,8 +20,9 @@ func kernelsDir() string {
 	return filepath.Join(home, ".cache", "kgen", "kernels")
 }
 
-// needKernel returns debian-<name>'s vmlinux and release, or skips (fails
-// with KGEN_REQUIRE_VM=1) when it or qemu is missing.
+// needKernel returns kernel name's bootable file (vmlinux, or Image for an
+// arm64 kernel) and release, or skips (fails with KGEN_REQUIRE_VM=1) when
+// it or qemu is missing.
 func needKernel(t *testing.T, name string) (vmlinux, release string) {
 	t.Helper()
 	miss := func(format string, args ...any) {
@@ -34,11 +35,15 @@ func needKernel(t *testing.T, name string) (vmlinux, release string) {
 	if testing.Short() {
 		miss("boots a VM; not in -short mode")
 	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		miss("qemu-system-x86_64 not installed (apt-get install qemu-system-x86)")
+	qemu, pkg, file := "qemu-system-x86_64", "qemu-system-x86", "vmlinux"
+	if strings.HasSuffix(name, "-arm64") {
+		qemu, pkg, file = "qemu-system-aarch64", "qemu-system-arm", "Image"
+	}
+	if _, err := exec.LookPath(qemu); err != nil {
+		miss("%s not installed (apt-get install %s)", qemu, pkg)
 	}
 	dir := filepath.Join(kernelsDir(), name)
-	vmlinux = filepath.Join(dir, "vmlinux")
+	vmlinux = filepath.Join(dir, file)
 	if _, err := os.Stat(vmlinux); err != nil {
 		miss("no %s kernel (run scripts/fetch-kernels.sh): %v", name, err)
 	}
@@ -49,9 +54,9 @@ func needKernel(t *testing.T, name string) (vmlinux, release string) {
 	return vmlinux, strings.TrimSpace(string(b))
 }
 
-// stubKgen builds a tiny static Go program to stand in for /bin/kgen, so
-// these tests do not depend on cmd/kgen building.
-func stubKgen(t *testing.T, dir string) string {
+// stubKgen builds a tiny static Go program for goarch to stand in for
+// /bin/kgen, so these tests do not depend on cmd/kgen building.
+func stubKgen(t *testing.T, dir, goarch string) string {
 	t.Helper()
 	src := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"kgen stub ok\") }\n"
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
@@ -60,10 +65,10 @@ func stubKgen(t *testing.T, dir string) string {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module stub\n\ngo 1.22\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "kgen")
+	bin := filepath.Join(dir, "kgen-"+goarch)
 	cmd := exec.Command("go", "build", "-o", bin, ".")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build stub kgen: %v\n%s", err, out)
 	}
@@ -71,14 +76,22 @@ func stubKgen(t *testing.T, dir string) string {
 }
 
 // TestRun boots every test kernel present once and checks what a
-// command sees and returns.
+// command sees and returns. The arm64 kernel's architecture comes from its
+// Image (no Config.Arch), with the busybox and virtio-console modules
+// fetch-kernels.sh put next to it.
 func TestRun(t *testing.T) {
-	kgen, stubDir := "", t.TempDir()
-	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"} {
+	stubs, stubDir := map[string]string{}, t.TempDir()
+	for _, k := range []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1", "debian-6.1-arm64"} {
 		t.Run(k, func(t *testing.T) {
 			vmlinux, release := needKernel(t, k)
+			goarch := "amd64"
+			if strings.HasSuffix(k, "-arm64") {
+				goarch = "arm64"
+			}
+			kgen := stubs[goarch]
 			if kgen == "" {
-				kgen = stubKgen(t, stubDir)
+				kgen = stubKgen(t, stubDir, goarch)
+				stubs[goarch] = kgen
 			}
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello from the host\n"), 0o640)

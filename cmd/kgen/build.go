@@ -48,7 +48,7 @@ kernel's failure does not stop the others; the exit status is the number
 of kernels that failed.`,
 		Example: `  kgen build examples/kretprobe.yaml
   kgen build probe.yaml --kdir ~/.cache/kgen/kernels/debian-6.1/kdir -o out
-  kgen build probe.yaml --kdir /src/linux-arm64 --arch arm64 --cross-compile aarch64-linux-gnu-
+  kgen build probe.yaml --kdir /src/linux-arm64   # ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- from its .config
   kgen build probe.yaml --make-var W=1 --keep-source -v
   kgen build probe.yaml --sign-key kgen-signing.key --sign-cert kgen-signing.der
   kgen build probe.yaml --kernels ~/.cache/kgen/kernels -o out
@@ -62,8 +62,8 @@ of kernels that failed.`,
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.kdirs, "kdir", nil, "kernel build directory (default $KDIR, else /lib/modules/$(uname -r)/build); repeat to build for several")
 	fl.StringVar(&f.kernels, "kernels", "", "build for every kernel in this directory (one subdirectory each: NAME/kdir, NAME/make.env)")
-	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64)")
-	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (e.g. aarch64-linux-gnu-)")
+	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64; default: the KDIR's .config's)")
+	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (default for a foreign KDIR: Debian's, e.g. aarch64-linux-gnu-)")
 	fl.StringVarP(&f.out, "output", "o", "out", "directory to write <name>.ko to")
 	fl.BoolVar(&f.keepSource, "keep-source", false, "keep the generated sources in OUTDIR/<name>-src")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "parallel make jobs (default: number of CPUs)")

@@ -67,7 +67,7 @@ under TCG, and auto runs keep off KVM until the host reboots.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: an uncompressed vmlinux (or a bzImage)")
+	fl.StringVar(&f.kernel, "kernel", "", "guest kernel: an uncompressed vmlinux (or a bzImage), or an arm64 Image; the architecture is the file's")
 	fl.StringArrayVar(&f.adds, "add", nil, "copy host SRC (file or directory) to the guest as DST (default /root/<base>; DST/ for DST/<base>); repeatable: SRC[:DST]")
 	fl.IntVar(&f.smp, "smp", vm.DefaultSMP, "guest CPUs")
 	fl.IntVar(&f.mem, "mem", vm.DefaultMemMB, "guest memory in MiB")
@@ -80,7 +80,7 @@ under TCG, and auto runs keep off KVM until the host reboots.`,
 	fl.StringArrayVar(&f.env, "env", nil, "export NAME=VALUE in the guest; repeatable")
 	fl.BoolVar(&f.console, "console", false, "stream the kernel console to stderr")
 	fl.StringVar(&f.kgenBinary, "kgen-binary", "", `static kgen to install as /bin/kgen (default: this executable; "-" for none)`)
-	fl.StringVar(&f.busybox, "busybox", vm.DefaultBusybox, "static busybox for the guest")
+	fl.StringVar(&f.busybox, "busybox", "", "static busybox for the guest (default "+vm.DefaultBusybox+", or busybox next to a kernel of another architecture)")
 	_ = cmd.MarkFlagRequired("kernel")
 	_ = cmd.MarkFlagFilename("kernel")
 	_ = cmd.MarkFlagFilename("add")

@@ -132,7 +132,12 @@ echo "nosuch"; w $P3 kgen_no_such_symbol
 # mode (0666) lets it open it. The handler checks the opener's
 # capabilities, whatever the file's mode.
 echo "noadmin"; su -s /bin/sh kgnobody -c "out=\$(echo -n ksys_sync 2>&1 >$P3); echo \"rc=\$? \$out\""
-echo "blacklisted"; w $P3 kprobe_int3_handler
+# kprobes' own blacklist (NOKPROBE_SYMBOL): the breakpoint handlers
+case $(uname -m) in
+aarch64) blacklisted=do_debug_exception ;;
+*) blacklisted=kprobe_int3_handler ;;
+esac
+echo "blacklisted"; w $P3 $blacklisted
 echo "space"; w $P3 "a b"
 echo "semicolon"; w $P3 "vfs_read;x"
 echo "newline-inside"; w $P3 "vfs_read
