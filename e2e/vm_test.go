@@ -40,13 +40,8 @@ type scenario struct {
 var scenarios = map[string]scenario{}
 
 // arm64Pending are the kinds whose scenario does not pass on arm64 yet,
-// and why. process.sh counts dd's reads as "sys_enter: NR 0" (x86's read;
-// arm64's is 63), and under arm64 TCG the followed tree's last exec and
-// exits (sh -c 'exit 5' after sleep 0.2, exit 3) fall outside the trace
-// window, as on the debug kernel (which gets longer windows).
-var arm64Pending = map[string]string{
-	spec.KindProcess: "process.sh's read syscall number and trace windows are x86 timings (see arm64Pending)",
-}
+// and why.
+var arm64Pending = map[string]string{}
 
 // runScenario boots each kernel once with kind's guest and checks its
 // output, as subtests named after the kernels.

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type TraceSummary struct {
 	// Lost is the growth, over the run, of the instance's ring-buffer
 	// overruns and dropped events summed over CPUs (per_cpu/cpuN/stats).
 	Lost uint64
+	// Unread is what the ring buffer still held when Trace stopped (its
+	// drain ran out of time): neither seen nor lost.
+	Unread uint64
 }
 
 // Trace streams the events of module name from its kgen tracefs instance
@@ -205,6 +209,7 @@ func Trace(ctx context.Context, name string, topts *TraceOptions, fn func(Event)
 	if fd >= 0 {
 		unix.Close(fd)
 	}
+	sum.Unread = bufferStat(o, inst, "entries")
 	after := overruns(o, inst)
 	if after >= before {
 		sum.Lost = after - before
@@ -356,6 +361,11 @@ func readPipe(ctx context.Context, fdf func() int, interval, drainFor time.Durat
 
 // overruns sums "overrun:" and "dropped events:" over the instance's CPUs.
 func overruns(o *Options, inst string) uint64 {
+	return bufferStat(o, inst, "overrun", "dropped events")
+}
+
+// bufferStat sums the per-CPU ring-buffer stats keys of instance inst.
+func bufferStat(o *Options, inst string, keys ...string) uint64 {
 	dir := o.host(path.Join(inst, "per_cpu"))
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -372,7 +382,7 @@ func overruns(o *Options, inst string) uint64 {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			k, v, ok := strings.Cut(l, ":")
-			if !ok || (k != "overrun" && k != "dropped events") {
+			if !ok || !slices.Contains(keys, k) {
 				continue
 			}
 			if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {

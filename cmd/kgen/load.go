@@ -102,12 +102,17 @@ and the error names the line. kgen unload -c FILE undoes it all.`,
 const bufferKBUsage = "per-CPU ring buffer of the module's tracefs instance, in `KiB` (default: the kernel's, 1408); " +
 	"a larger one holds longer bursts than the reader keeps up with"
 
-// lostHint says what to do when events were lost.
-func lostHint(lost uint64) string {
-	if lost == 0 {
-		return ""
+// traceSummary is the last line of kgen trace and kgen run: what was
+// seen, lost (with the fix) and left unread.
+func traceSummary(cmd string, sum *loader.TraceSummary) string {
+	s := fmt.Sprintf("kgen %s: %d events seen, %d events lost", cmd, sum.Events, sum.Lost)
+	if sum.Unread > 0 {
+		s += fmt.Sprintf(", %d left unread in the ring buffer", sum.Unread)
 	}
-	return "; the reader fell behind: a larger ring buffer (kgen load or kgen run --buffer-kb) holds longer bursts"
+	if sum.Lost > 0 {
+		s += "; the reader fell behind: a larger ring buffer (kgen load or kgen run --buffer-kb) holds longer bursts"
+	}
+	return s
 }
 
 // confOptions are kedrconf's options on the loader kgen load uses.

@@ -202,7 +202,7 @@ func runRun(cmd *cobra.Command, target string, command []string, pid int, asJSON
 	cancel()
 	res, uerr := loader.Unload(mi.Name, opts)
 	if sum != nil {
-		fmt.Fprintf(stderr, "kgen run: %d events seen, %d events lost%s\n", sum.Events, sum.Lost, lostHint(sum.Lost))
+		fmt.Fprintln(stderr, traceSummary("run", sum))
 	}
 	if res != nil && res.Stats != nil {
 		fmt.Fprint(stderr, loader.SyscallSummary(res.Stats))

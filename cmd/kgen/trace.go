@@ -69,7 +69,7 @@ The module stays loaded and its events stay enabled.`,
 				return err
 			})
 			if sum != nil {
-				fmt.Fprintf(stderr, "kgen trace: %d events seen, %d events lost%s\n", sum.Events, sum.Lost, lostHint(sum.Lost))
+				fmt.Fprintln(stderr, traceSummary("trace", sum))
 			}
 			// A payload's leak report, as it stands now.
 			if st, serr := loader.ReadStats(args[0], opts.Options); serr == nil && len(st.Reports) > 0 {
