@@ -6,9 +6,11 @@
 TD=4 TD3=3
 case $(uname -r) in *-debug) TD=16 TD3=12 ;; esac
 # arm64 under TCG is slower too; its read system call is 63 (x86_64: 0).
-# LN: the no-loss run's calls; arm64's reader under TCG needs over the
-# two minutes kgen run drains for to format 200,000 events.
+# LN: the no-loss run's calls; the readers of arm64 under TCG and of the
+# debug kernel need over the two minutes kgen run drains for to format
+# 200,000 events.
 RD=0 LN=200000
+case $(uname -r) in *-debug) LN=50000 ;; esac
 case $(uname -m) in aarch64) TD=16 TD3=12 RD=63 LN=50000 ;; esac
 set -u
 sec() { echo "=== $1"; }
