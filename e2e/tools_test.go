@@ -172,7 +172,7 @@ func checkTools(t *testing.T, s map[string]string) {
 		ev   string
 		want []string
 	}{
-		{"process_sys_enter", []string{"path='/nonexistent_tools'"}},
+		{"process_sys_exit", []string{"path='/nonexistent_tools'"}},
 		{"process_exec", []string{"comm='cat'", "argv='[", "/nonexistent_tools"}},
 		{"process_exit", []string{"comm='cat'", "code=256 "}},
 	} {

@@ -28,7 +28,7 @@ type Strace struct {
 	Names   map[int64]string // syscall number -> name; nil shows syscall_<nr>
 	pending map[int]Event    // tid -> sys_enter not yet printed
 	execs   map[int]Event    // pid -> its last exec event, for an execve without entry
-	cut     map[int]bool     // tids whose call in flight was shown unfinished
+	cut     map[int]int64    // tid -> the call in flight shown unfinished (its nr)
 }
 
 // Annotate adds the field name (the syscall's, from Names) to a sys_enter
@@ -90,7 +90,7 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 	if s.pending == nil {
 		s.pending = map[int]Event{}
 		s.execs = map[int]Event{}
-		s.cut = map[int]bool{}
+		s.cut = map[int]int64{}
 	}
 	s.Annotate(&ev)
 	tid := fint(ev, "tid")
@@ -110,11 +110,18 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 		name := fstr(ev, "name")
 		ret := retText(name, fint64(ev, "ret"))
 		in, paired := s.pending[tid]
-		paired = paired && fint(in, "nr") == fint(ev, "nr")
+		if paired && fint(in, "nr") != fint(ev, "nr") {
+			// An entry without its exit (rt_sigreturn, whose exit the
+			// module cannot number): it did not return as itself.
+			line += fmt.Sprintf("%d %s = ?\n", tid, callText(in))
+			delete(s.pending, tid)
+			paired = false
+		}
+		cutNr, wasCut := s.cut[tid]
 		ex, execed := s.execs[fint(ev, "pid")]
 		_, hasArgs := ev.Fields["a0"]
 		switch {
-		case s.cut[tid]:
+		case wasCut && cutNr == fint64(ev, "nr"):
 			line += fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
 		case paired:
 			line += fmt.Sprintf("%d %s = %s\n", tid, callText(in), ret)
@@ -177,8 +184,8 @@ func (s *Strace) flush(tid int) string {
 	var b strings.Builder
 	for _, t := range tids {
 		fmt.Fprintf(&b, "%d %s <unfinished ...>\n", t, callText(s.pending[t]))
+		s.cut[t] = fint64(s.pending[t], "nr")
 		delete(s.pending, t)
-		s.cut[t] = true
 	}
 	return b.String()
 }
