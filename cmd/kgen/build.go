@@ -84,6 +84,19 @@ of kernels that failed.`,
 	return cmd
 }
 
+// config is the kbuild configuration the flags give, for any kernel.
+func (f buildFlags) config() kbuild.Config {
+	return kbuild.Config{
+		Arch:         f.arch,
+		CrossCompile: f.cross,
+		Jobs:         f.jobs,
+		CC:           f.cc,
+		CacheDir:     f.cacheDir,
+		ExtraMake:    f.makeVars,
+		Version:      version,
+	}
+}
+
 func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr io.Writer) error {
 	s, tree, err := loadSpec(specPath)
 	if err != nil {
@@ -114,17 +127,9 @@ func runBuild(cmd *cobra.Command, specPath string, f buildFlags, stdout, stderr 
 	for _, w := range probeWarnings(s, kdir, f.vmlinux, f.sysmap) {
 		fmt.Fprintf(stderr, "kgen: warning: %s\n", w)
 	}
-	cfg := kbuild.Config{
-		KDIR:         kdir,
-		Arch:         f.arch,
-		CrossCompile: f.cross,
-		Jobs:         f.jobs,
-		CC:           f.cc,
-		CacheDir:     f.cacheDir,
-		ExtraMake:    f.makeVars,
-		Version:      version,
-		Log:          stderr,
-	}
+	cfg := f.config()
+	cfg.KDIR = kdir
+	cfg.Log = stderr
 	if f.keepSource {
 		cfg.SrcDir = filepath.Join(f.out, name+"-src")
 	}

@@ -40,15 +40,7 @@ func runBuildMany(cmd *cobra.Command, tree generator.Tree, name string, f buildF
 		return fmt.Errorf("build %s: %w", name, err)
 	}
 	opts := multibuild.Options{
-		Config: kbuild.Config{
-			Arch:         f.arch,
-			CrossCompile: f.cross,
-			Jobs:         f.jobs,
-			CC:           f.cc,
-			CacheDir:     f.cacheDir,
-			ExtraMake:    f.makeVars,
-			Version:      version,
-		},
+		Config:     f.config(),
 		OutDir:     f.out,
 		KeepSource: f.keepSource,
 	}
