@@ -127,7 +127,7 @@ func (s *Strace) Handle(ev Event) (bool, error) {
 			line += fmt.Sprintf("%d %s = %s\n", tid, callText(in), ret)
 		case (name == "execve" || name == "execveat") && execed:
 			line += fmt.Sprintf("%d %s(%q, %s, ...) = %s\n", tid, name, fstr(ex, "filename"), fstr(ex, "argv"), ret)
-		case hasArgs && fint(ev, "path_arg") >= -1 && !entryAlways[name]:
+		case hasArgs && !entryAlways[name]:
 			line += fmt.Sprintf("%d %s = %s\n", tid, callText(ev), ret)
 		default:
 			line += fmt.Sprintf("%d <... %s resumed>) = %s\n", tid, name, ret)
