@@ -101,7 +101,9 @@ type ptSweep struct {
 	list   []string // the probes.all
 	group  int
 	jobs   int
-	kills  []int // SIGKILL kgen once state.json records this many boots
+	kills  []int // SIGKILL kgen once state.json records this many groups run
+	// perBoot is --per-boot; 0 = the default (several groups a guest).
+	perBoot int
 }
 
 // ptList is the fixture's list: the ordinary functions 0..n-1, the
@@ -117,15 +119,16 @@ func ptList(n int, crashers ...string) []string {
 }
 
 // TestVMProbeTestSweep runs kgen probe-test on the fixture testdata/ptfix: on
-// debian-6.1 117 functions with two crashers, -j 2, and
-// kgen SIGKILLed twice; on 5.10 and 6.12 a short list with one crasher,
-// -j 1. Each must end with exactly the crashers failed (their console
-// tails saved), the fixture's uncalled functions untriggered, the refused
-// names unregistered with their errno, within the boot bound.
+// debian-6.1 117 functions with two crashers, -j 2, several groups a guest,
+// and kgen SIGKILLed twice; on 5.10 and 6.12 a short list with one crasher,
+// -j 1, 5.10 with a guest per group (--per-boot 1). Each must end with
+// exactly the crashers failed (their console tails saved), the fixture's
+// uncalled functions untriggered, the refused names unregistered with their
+// errno, within the boot bound.
 func TestVMProbeTestSweep(t *testing.T) {
 	for _, sw := range []ptSweep{
 		{kernel: "debian-6.1", list: ptList(100, "ptfix_crash_a", "ptfix_crash_b"), group: 40, jobs: 2, kills: []int{3, 8}},
-		{kernel: "debian-5.10", list: ptList(4, "ptfix_crash_b"), group: 16, jobs: 1},
+		{kernel: "debian-5.10", list: ptList(4, "ptfix_crash_b"), group: 16, jobs: 1, perBoot: 1},
 		{kernel: "debian-6.12", list: ptList(4, "ptfix_crash_a"), group: 16, jobs: 1},
 	} {
 		t.Run(sw.kernel, func(t *testing.T) { sw.run(t) })
@@ -144,6 +147,9 @@ func (sw ptSweep) run(t *testing.T) {
 	args := []string{"probe-test", "--kernel", k.Vmlinux, "--kdir", k.KDIR, "--probes", list,
 		"--module", ko, "--workload", "testdata/ptfix/workload.sh", "--group", strconv.Itoa(sw.group),
 		"-j", strconv.Itoa(sw.jobs), "--dir", out, "--timeout", vmTimeout(k.Name, "3m")}
+	if sw.perBoot > 0 {
+		args = append(args, "--per-boot", strconv.Itoa(sw.perBoot))
+	}
 	start := time.Now()
 	var log strings.Builder
 	for _, at := range sw.kills {
@@ -226,8 +232,8 @@ func (sw ptSweep) run(t *testing.T) {
 }
 
 // killAt runs kgen with args and SIGKILLs its process group (qemu too)
-// once dir/state.json records boots boots; it returns the output.
-func killAt(t *testing.T, args []string, dir string, boots int) string {
+// once dir/state.json records groups groups run; it returns the output.
+func killAt(t *testing.T, args []string, dir string, groups int) string {
 	t.Helper()
 	cmd := exec.Command(kgenBin, args...)
 	var out strings.Builder
@@ -241,10 +247,10 @@ func killAt(t *testing.T, args []string, dir string, boots int) string {
 	for {
 		select {
 		case err := <-done:
-			t.Fatalf("kgen ended (%v) before %d boots:\n%s", err, boots, out.String())
+			t.Fatalf("kgen ended (%v) before %d groups:\n%s", err, groups, out.String())
 		case <-time.After(200 * time.Millisecond):
 		}
-		if s, err := probetest.LoadState(dir); err == nil && s != nil && s.Boots >= boots {
+		if s, err := probetest.LoadState(dir); err == nil && s != nil && s.Groups >= groups {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 			return out.String()

@@ -34,7 +34,8 @@ type Config struct {
 	// never reuses an old kgen's module.
 	Version string
 	// SrcDir, when set, is where the tree is written and built, and it is
-	// kept (--keep-source). "" = a directory in the cache, removed after.
+	// kept (--keep-source); the build is then never a cache hit. "" = a
+	// directory in the cache, removed after.
 	SrcDir  string
 	Verbose io.Writer // raw make output as it comes (-v); nil = captured only
 	Log     io.Writer // progress and warnings for the user; nil = silent
@@ -87,7 +88,10 @@ func Build(ctx context.Context, cfg Config, tree map[string][]byte, name, outDir
 
 	key := b.buildKey(tree, name)
 	entry := filepath.Join(b.cacheDir, "build", key)
-	if r, ok := b.lookup(entry, name, outDir); ok {
+	// Sources kept (SrcDir) are a whole build directory, which a cache
+	// hit would not write: a kept build is always a fresh one.
+	keep := cfg.SrcDir != ""
+	if r, ok := b.lookup(entry, name, outDir); ok && !keep {
 		r.Duration = time.Since(start)
 		return r, nil
 	}
@@ -100,7 +104,7 @@ func Build(ctx context.Context, cfg Config, tree map[string][]byte, name, outDir
 		return nil, fmt.Errorf("build %s.ko: %w", name, err)
 	}
 	defer unlock()
-	if r, ok := b.lookup(entry, name, outDir); ok {
+	if r, ok := b.lookup(entry, name, outDir); ok && !keep {
 		r.Duration = time.Since(start)
 		return r, nil
 	}

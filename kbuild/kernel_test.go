@@ -373,6 +373,18 @@ func TestKernelBuild(t *testing.T) {
 				t.Errorf("second build: cached %v, key %s vs %s", r2.Cached, r2.Key, r.Key)
 			}
 			t.Logf("cache hit %v", r2.Duration)
+			// Kept sources: a fresh build that writes them, even when the
+			// cache holds the module.
+			cfg.SrcDir = filepath.Join(out, "kgtest-src")
+			r3, err := Build(context.Background(), cfg, tree, "kgtest", out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"kgtest.c", "Kbuild", "kgen_features.h", "kgtest.ko"} {
+				if _, err := os.Stat(filepath.Join(cfg.SrcDir, f)); err != nil || r3.Cached {
+					t.Errorf("kept sources: %s: %v (cached %v)", f, err, r3.Cached)
+				}
+			}
 		})
 	}
 }

@@ -65,7 +65,7 @@ of kernels that failed.`,
 	fl.StringVar(&f.arch, "arch", "", "target architecture, as make's ARCH (e.g. arm64; default: the KDIR's .config's)")
 	fl.StringVar(&f.cross, "cross-compile", "", "cross compiler prefix, as make's CROSS_COMPILE (default for a foreign KDIR: Debian's, e.g. aarch64-linux-gnu-)")
 	fl.StringVarP(&f.out, "output", "o", "out", "directory to write <name>.ko to")
-	fl.BoolVar(&f.keepSource, "keep-source", false, "keep the generated sources in OUTDIR/<name>-src")
+	fl.BoolVar(&f.keepSource, "keep-source", false, "keep the generated sources and their build directory in OUTDIR/<name>-src (a fresh build, never from the cache)")
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "parallel make jobs (default: number of CPUs)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show make's full output")
 	fl.StringVar(&f.cacheDir, "cache-dir", "", "build cache directory (default $XDG_CACHE_HOME/kgen or ~/.cache/kgen)")

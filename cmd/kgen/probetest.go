@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,21 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return fmt.Errorf("probe-test: %w", err)
 	}
+	unlock, err := lockDir(f.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// The guests' scratch files live in DIR/tmp, emptied at every start:
+	// a killed run leaves nothing behind elsewhere.
+	scratch := filepath.Join(f.dir, "tmp")
+	if err := os.RemoveAll(scratch); err != nil {
+		return fmt.Errorf("probe-test: %w", err)
+	}
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return fmt.Errorf("probe-test: %w", err)
+	}
+	defer os.RemoveAll(scratch)
 	kdir, err := kbuild.FindKDIR(f.kdir)
 	if err != nil {
 		return err
@@ -93,7 +109,7 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	r := &probetest.VMRunner{Kernel: f.kernel, Workload: f.workload, SMP: f.smp, Timeout: f.timeout, Preload: f.preload}
+	r := &probetest.VMRunner{Kernel: f.kernel, Workload: f.workload, SMP: f.smp, Timeout: f.timeout, Preload: f.preload, Scratch: scratch}
 	for _, a := range f.adds {
 		add, err := vm.ParseAdd(a)
 		if err != nil {
@@ -160,6 +176,22 @@ func newProbeTestState(ctx context.Context, f probeTestFlags, r *probetest.VMRun
 	s := probetest.NewState(funcs, f.group, f.levels)
 	s.Reject(bad, -22) // EINVAL: not a symbol name
 	return s, nil
+}
+
+// lockDir takes DIR/lock for this process (released when it exits, even
+// by SIGKILL): two runs on one directory would overwrite each other's
+// state.
+func lockDir(dir string) (func(), error) {
+	name := filepath.Join(dir, "lock")
+	fd, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("probe-test: %w", err)
+	}
+	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fd.Close()
+		return nil, fmt.Errorf("probe-test: %s is in use by another kgen probe-test (%v): wait for it, or give another --dir", dir, err)
+	}
+	return func() { fd.Close() }, nil
 }
 
 func joinLines(l []string) string {
