@@ -23,6 +23,7 @@ type probeTestFlags struct {
 	jobs, levels, group, smp                  int
 	timeout                                   time.Duration
 	adds, preload                             []string
+	host                                      hostFlags // --host: see probetest_host.go
 }
 
 func newProbeTestCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -62,10 +63,14 @@ same command again after any interruption to resume; --fresh starts over.`,
 	fl.IntVar(&f.group, "group", 100, "functions per group (registering 1000 kprobes takes 75 s in a TCG guest, 100 take 3 s)")
 	fl.IntVar(&f.smp, "smp", 1, "guest CPUs")
 	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "per group, boot included; a guest still running then counts as hung (a crash)")
+	addHostFlags(cmd, &f)
 	return cmd
 }
 
 func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Writer) error {
+	if f.host.on {
+		return runProbeTestHost(ctx, f, stdout, stderr)
+	}
 	if f.kernel == "" {
 		return errors.New("probe-test: --kernel is required: a vmlinux or bzImage")
 	}
@@ -130,7 +135,7 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 }
 
 // newProbeTestState reads the functions to test and queues them.
-func newProbeTestState(ctx context.Context, f probeTestFlags, r *probetest.VMRunner, stderr io.Writer) (*probetest.State, error) {
+func newProbeTestState(ctx context.Context, f probeTestFlags, r functionLister, stderr io.Writer) (*probetest.State, error) {
 	var funcs, bad []string
 	var err error
 	switch {
