@@ -45,7 +45,7 @@ func TestCheckHost(t *testing.T) {
 				boot, fs, _ := strings.Cut(tt.record, ":")
 				writeHostRecord(t, dir, boot, strings.Split(fs, ",")...)
 			}
-			got, err := checkHost(dir, "b1", []string{"vfs_read", "vfs_write"})
+			got, _, err := checkHost(dir, "b1", []string{"vfs_read", "vfs_write"})
 			if (err != nil) != tt.err || got != tt.want {
 				t.Errorf("checkHost = %v, %v; want %v, error %v", got, err, tt.want, tt.err)
 			}
@@ -209,6 +209,26 @@ func TestUnitInstallRemove(t *testing.T) {
 	for _, p := range []string{link, filepath.Join(sys, UnitName)} {
 		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s left after Remove: %v", p, err)
+		}
+	}
+}
+
+// TestAfterMark: the lines the kernel logged after the group's mark.
+func TestAfterMark(t *testing.T) {
+	const m = "kgen probe-test: arming a group of 2 functions (b1 7)"
+	for _, tt := range []struct {
+		lines []string
+		want  string
+		ok    bool
+	}{
+		{[]string{"a", m, "b", "c"}, "b|c", true},
+		{[]string{"a", m, "x", m, "c"}, "c", true},
+		{[]string{"a", "b"}, "", false},
+		{[]string{"a", m}, "", true},
+	} {
+		got, ok := afterMark(tt.lines, m)
+		if strings.Join(got, "|") != tt.want || ok != tt.ok {
+			t.Errorf("afterMark(%q) = %q, %v; want %q, %v", tt.lines, got, ok, tt.want, tt.ok)
 		}
 	}
 }

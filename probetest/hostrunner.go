@@ -32,6 +32,9 @@ const HostFile = "host.json"
 type hostRecord struct {
 	BootID string   `json:"boot_id"`
 	Funcs  []string `json:"funcs"`
+	// Mark is the line kgen wrote to the kernel log before loading the
+	// group's module: what the kernel logged after it is the group's.
+	Mark string `json:"kmsg_mark,omitempty"`
 }
 
 // HostRunner runs each group on the running kernel, as SystemTap's
@@ -90,28 +93,73 @@ const (
 )
 
 // checkHost reads dir's HostFile against the current boot id and funcs.
-func checkHost(dir, bootID string, funcs []string) (hostAction, error) {
+func checkHost(dir, bootID string, funcs []string) (hostAction, hostRecord, error) {
+	var rec hostRecord
 	b, err := os.ReadFile(filepath.Join(dir, HostFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return hostNone, nil
+		return hostNone, rec, nil
 	}
 	if err != nil {
-		return hostNone, fmt.Errorf("read %s: %w", HostFile, err)
+		return hostNone, rec, fmt.Errorf("read %s: %w", HostFile, err)
 	}
-	var rec hostRecord
 	if err := json.Unmarshal(b, &rec); err != nil || rec.BootID == "" {
 		// A torn record cannot be: it is written atomically. Someone
 		// else's file; say what to do.
-		return hostNone, fmt.Errorf("read %s: not a kgen record (%v): remove it and run again", filepath.Join(dir, HostFile), err)
+		return hostNone, rec, fmt.Errorf("read %s: not a kgen record (%v): remove it and run again", filepath.Join(dir, HostFile), err)
 	}
 	switch {
 	case !slices.Equal(rec.Funcs, funcs):
-		return hostStale, nil
+		return hostStale, rec, nil
 	case rec.BootID != bootID:
-		return hostRebooted, nil
+		return hostRebooted, rec, nil
 	default:
-		return hostKilled, nil
+		return hostKilled, rec, nil
 	}
+}
+
+// writeKmsg logs line in the kernel log (level info).
+func writeKmsg(name, line string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write the kernel log: %w", err)
+	}
+	_, err = f.WriteString("<6>" + line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write the kernel log: %w", err)
+	}
+	return nil
+}
+
+// loggedSince classifies what the kernel log holds after mark; no mark
+// (the log wrapped, or it was never written) is no crash.
+func (r *HostRunner) loggedSince(mark string) Outcome {
+	if mark == "" {
+		return Outcome{}
+	}
+	f, err := os.OpenFile(r.Kmsg, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return Outcome{}
+	}
+	k := &kmsg{f: f} // opened at the log's oldest record
+	defer k.Close()
+	k.read()
+	if after, ok := afterMark(k.lines, mark); ok {
+		return classifyLog(after)
+	}
+	return Outcome{}
+}
+
+// afterMark returns the lines after the last line ending in mark.
+func afterMark(lines []string, mark string) ([]string, bool) {
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasSuffix(lines[i], mark) {
+			return lines[i+1:], true
+		}
+	}
+	return nil, false
 }
 
 // bootID reads the current boot's id.
@@ -134,7 +182,7 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	act, err := checkHost(r.Dir, id, funcs)
+	act, rec, err := checkHost(r.Dir, id, funcs)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -152,11 +200,23 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 	if err := r.removeLeftover(); err != nil {
 		return Outcome{}, err
 	}
-	rec, err := json.Marshal(hostRecord{BootID: id, Funcs: funcs})
+	if act == hostKilled {
+		// An oops can kill kgen itself (in arm, in the workload's
+		// wait): what the kernel logged since the group's mark decides.
+		if o := r.loggedSince(rec.Mark); o.Crashed {
+			r.logf("the kernel logged %q while the group was armed", o.Line)
+			return o, removeSync(host)
+		}
+	}
+	mark := fmt.Sprintf("kgen probe-test: arming a group of %d functions (%s %d)", len(funcs), id, time.Now().UnixNano())
+	b, err := json.Marshal(hostRecord{BootID: id, Funcs: funcs, Mark: mark})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("run group: %w", err)
 	}
-	if err := WriteFileSync(host, append(rec, '\n')); err != nil {
+	if err := WriteFileSync(host, append(b, '\n')); err != nil {
+		return Outcome{}, err
+	}
+	if err := writeKmsg(r.Kmsg, mark); err != nil {
 		return Outcome{}, err
 	}
 	o, err := r.runGroup(ctx, funcs)
