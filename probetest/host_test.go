@@ -232,3 +232,34 @@ func TestAfterMark(t *testing.T) {
 		}
 	}
 }
+
+// TestKmsgRead reads this machine's /dev/kmsg to its end and returns
+// (it must not wait for more), and sees a line written after the open.
+func TestKmsgRead(t *testing.T) {
+	k, err := openKmsg("/dev/kmsg", true)
+	if err != nil {
+		t.Skipf("no readable /dev/kmsg: %v", err)
+	}
+	defer k.Close()
+	mark := "kgen probetest TestKmsgRead " + t.Name()
+	if err := writeKmsg("/dev/kmsg", mark); err != nil {
+		k.read()
+		if len(k.lines) != 0 {
+			t.Errorf("read %q from the end of the log before anything was written", k.lines)
+		}
+		t.Skipf("cannot write /dev/kmsg: %v", err)
+	}
+	k.read()
+	if len(k.lines) == 0 || !strings.HasSuffix(k.lines[len(k.lines)-1], mark) {
+		t.Errorf("read %q after writing %q", k.lines, mark)
+	}
+	all, err := openKmsg("/dev/kmsg", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer all.Close()
+	all.read()
+	if _, ok := afterMark(all.lines, mark); !ok {
+		t.Errorf("the whole log lacks the mark")
+	}
+}

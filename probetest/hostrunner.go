@@ -139,11 +139,10 @@ func (r *HostRunner) loggedSince(mark string) Outcome {
 	if mark == "" {
 		return Outcome{}
 	}
-	f, err := os.OpenFile(r.Kmsg, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	k, err := openKmsg(r.Kmsg, false)
 	if err != nil {
 		return Outcome{}
 	}
-	k := &kmsg{f: f} // opened at the log's oldest record
 	defer k.Close()
 	k.read()
 	if after, ok := afterMark(k.lines, mark); ok {
@@ -301,7 +300,7 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 	if err := r.mountDebugfs(); err != nil {
 		return Outcome{}, err
 	}
-	klog, err := openKmsg(r.Kmsg)
+	klog, err := openKmsg(r.Kmsg, true)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -382,38 +381,45 @@ func (r *HostRunner) workload(ctx context.Context) (hung, err error) {
 	return nil, nil
 }
 
-// kmsg reads the kernel log from where it was opened.
+// kmsg reads the kernel log from where it was opened. It reads the raw
+// non-blocking descriptor: an *os.File would park a read of a pollable
+// device in the poller instead of returning EAGAIN at the log's end.
 type kmsg struct {
-	f     *os.File
+	fd    int
 	lines []string
 }
 
-// openKmsg opens the kernel log at its end: what is read later was
-// logged after this.
-func openKmsg(name string) (*kmsg, error) {
-	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// openKmsg opens the kernel log at its oldest record, or at its end when
+// atEnd: what is read later was logged after the open.
+func openKmsg(name string, atEnd bool) (*kmsg, error) {
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open the kernel log: %w", err)
+		return nil, fmt.Errorf("open the kernel log: %w", &os.PathError{Op: "open", Path: name, Err: err})
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open the kernel log: seek %s: %w", name, err)
+	if atEnd {
+		if _, err := unix.Seek(fd, 0, io.SeekEnd); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("open the kernel log: seek %s: %w", name, err)
+		}
 	}
-	return &kmsg{f: f}, nil
+	return &kmsg{fd: fd}, nil
 }
 
-func (k *kmsg) Close() error { return k.f.Close() }
+func (k *kmsg) Close() error { return unix.Close(k.fd) }
 
 // read takes every record logged since the last read.
 func (k *kmsg) read() {
 	buf := make([]byte, 16<<10)
 	for {
-		n, err := k.f.Read(buf)
-		if errors.Is(err, syscall.EPIPE) {
+		n, err := unix.Read(k.fd, buf)
+		if err == unix.EPIPE {
 			continue // records were overwritten before we read them
 		}
-		if err != nil || n == 0 {
-			return
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return // EAGAIN: the end of the log
 		}
 		k.lines = append(k.lines, kmsgText(buf[:n])...)
 	}
