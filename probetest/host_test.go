@@ -197,9 +197,22 @@ func TestUnitInstallRemove(t *testing.T) {
 	if tgt, err := os.Readlink(link); err != nil || tgt != "/etc/systemd/system/"+UnitName {
 		t.Errorf("enable symlink -> %q (%v), want /etc/systemd/system/%s", tgt, err, UnitName)
 	}
-	// Installed twice (a resumed run): the same files.
+	// Installed twice (a resumed run): the same files, left as they are.
+	fi1, _ := os.Stat(filepath.Join(sys, UnitName))
 	if err := u.Install(); err != nil {
 		t.Fatal(err)
+	}
+	if fi2, err := os.Stat(filepath.Join(sys, UnitName)); err != nil || !os.SameFile(fi1, fi2) {
+		t.Errorf("the unit was written again: %v", err)
+	}
+	// Another run's unit is replaced.
+	u2 := u
+	u2.Dir = "/other"
+	if err := u2.Install(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(sys, UnitName)); string(b) != u2.Text() {
+		t.Errorf("the unit was not replaced:\n%s", b)
 	}
 	for i := 0; i < 2; i++ {
 		if err := u.Remove(); err != nil {

@@ -128,6 +128,11 @@ func (u Unit) Install() error {
 	if fi, err := os.Stat(u.path(unitDir)); err != nil || !fi.IsDir() {
 		return ErrNoSystemd
 	}
+	if u.installed() {
+		// A resumed run, maybe started by the unit itself: nothing to
+		// write, no reload while systemd is starting us.
+		return nil
+	}
 	if err := WriteFileSync(u.unitFile(), []byte(u.Text())); err != nil {
 		return fmt.Errorf("write the resume unit: %w", err)
 	}
@@ -145,6 +150,16 @@ func (u Unit) Install() error {
 	syncDir(filepath.Dir(link))
 	u.reload()
 	return nil
+}
+
+// installed says the unit file holds Text and the symlink is in place.
+func (u Unit) installed() bool {
+	b, err := os.ReadFile(u.unitFile())
+	if err != nil || string(b) != u.Text() {
+		return false
+	}
+	tgt, err := os.Readlink(u.wantsLink())
+	return err == nil && tgt == filepath.Join(unitDir, UnitName)
 }
 
 // Remove deletes the unit and its symlink; both missing is fine.
