@@ -61,12 +61,13 @@ func TestHostRunnerReboot(t *testing.T) {
 	os.WriteFile(boot, []byte("b1\n"), 0o644)
 	writeHostRecord(t, dir, "b0", "vfs_read", "ksys_sync")
 	// No module, no debugfs, no kmsg: any use of them fails the test.
-	r := &HostRunner{Dir: dir, BootIDFile: boot, Module: "/nonexistent.ko", DebugDir: "/nonexistent", Kmsg: "/nonexistent"}
+	r := &HostRunner{Dir: dir, BootIDFile: boot, Module: "/nonexistent.ko", DebugDir: "/nonexistent", Kmsg: "/nonexistent",
+		LastBootLog: func() string { return "Kernel panic - not syncing: Fatal exception\n" }}
 	o, err := r.Run(context.Background(), []string{"vfs_read", "ksys_sync"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.Crashed || o.Reason != "reboot" || o.Line != "the machine rebooted while this group was armed" {
+	if !o.Crashed || o.Reason != "reboot" || o.Line != "the machine rebooted while this group was armed" || !strings.Contains(o.Tail, "Kernel panic") {
 		t.Errorf("Run = %+v, want a crash by reboot", o)
 	}
 	if _, err := os.Stat(filepath.Join(dir, HostFile)); !errors.Is(err, os.ErrNotExist) {

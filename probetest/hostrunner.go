@@ -59,6 +59,24 @@ type HostRunner struct {
 	Kmsg string
 	// Loader are the loader's options (the real system when nil).
 	Loader *loader.Options
+	// LastBootLog returns the end of the previous boot's kernel log, the
+	// tail of a group that rebooted the machine; nil = none.
+	LastBootLog func() string
+}
+
+// JournalLastBoot is a HostRunner.LastBootLog: the last 80 kernel lines
+// of the previous boot from journalctl, when the journal keeps them
+// (Storage=persistent); "" otherwise.
+func JournalLastBoot() string {
+	jc, err := exec.LookPath("journalctl")
+	if err != nil {
+		return ""
+	}
+	out, err := exec.Command(jc, "-k", "-b", "-1", "-n", "80", "--no-pager", "-q").Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
 }
 
 func (r *HostRunner) defaults() {
@@ -192,9 +210,11 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 		if err := removeSync(host); err != nil {
 			return Outcome{}, err
 		}
-		return Outcome{Crashed: true, Reason: "reboot", Line: "the machine rebooted while this group was armed"}, nil
-	case hostKilled:
-		r.logf("kgen was stopped while a group of %d functions was armed: running it again", len(funcs))
+		o := Outcome{Crashed: true, Reason: "reboot", Line: "the machine rebooted while this group was armed"}
+		if r.LastBootLog != nil {
+			o.Tail = r.LastBootLog()
+		}
+		return o, nil
 	}
 	if err := r.removeLeftover(); err != nil {
 		return Outcome{}, err
@@ -203,9 +223,10 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 		// An oops can kill kgen itself (in arm, in the workload's
 		// wait): what the kernel logged since the group's mark decides.
 		if o := r.loggedSince(rec.Mark); o.Crashed {
-			r.logf("the kernel logged %q while the group was armed", o.Line)
+			r.logf("kgen was stopped while a group of %d functions was armed, and the kernel logged %q: it counts as crashed", len(funcs), o.Line)
 			return o, removeSync(host)
 		}
+		r.logf("kgen was stopped while a group of %d functions was armed: running it again", len(funcs))
 	}
 	mark := fmt.Sprintf("kgen probe-test: arming a group of %d functions (%s %d)", len(funcs), id, time.Now().UnixNano())
 	b, err := json.Marshal(hostRecord{BootID: id, Funcs: funcs, Mark: mark})

@@ -131,7 +131,8 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return fmt.Errorf("probe-test: %w", err)
 	}
-	r := &probetest.HostRunner{Module: f.host.ko, Workload: f.workload, Dir: f.dir, Timeout: f.timeout, Log: stderr}
+	r := &probetest.HostRunner{Module: f.host.ko, Workload: f.workload, Dir: f.dir, Timeout: f.timeout, Log: stderr,
+		LastBootLog: probetest.JournalLastBoot}
 	if r.Workload != "" {
 		if r.Workload, err = filepath.Abs(r.Workload); err != nil {
 			return fmt.Errorf("probe-test: %w", err)
