@@ -18,7 +18,10 @@ import (
 // boot): 40 functions in groups of 8, once uninterrupted (D1) and once
 // SIGKILLed twice while a group is armed and resumed (D2). Both must end
 // with the same four files; the resume unit must exist while a run is
-// stopped and be gone, with its enable symlink, after the run ends.
+// stopped and be gone, with its enable symlink, after the run ends. D3:
+// the fixture testdata/ptfix BUG()s when its crasher is probed, the guest
+// survives the oops (panic_on_oops 0), and the sweep must find it in the
+// kernel log and bisect down to it.
 func TestVMProbeTestHost(t *testing.T) {
 	k := needVM(t, "debian-6.1")
 	dir := t.TempDir()
@@ -29,9 +32,11 @@ func TestVMProbeTestHost(t *testing.T) {
 	if o, err := kgen(t, "build", sp, "--kdir", k.KDIR, "-o", dir); err != nil {
 		t.Fatalf("kgen build: %v\n%s", err, o)
 	}
+	fix, _ := buildTestModule(t, k, "ptfix")
 	start := time.Now()
 	o, err := kgen(t, "vm", "--kernel", k.Vmlinux, "--timeout", "3m",
 		"--add", filepath.Join(dir, "kgen_ptest.ko")+":/root/kgen_ptest.ko",
+		"--add", fix+":/root/ptfix.ko", "--add", "testdata/ptfix/workload.sh:/root/ptfix_wl.sh",
 		"--add", "testdata/probetest_host.sh:/root/probetest_host.sh", "--", "sh /root/probetest_host.sh")
 	if err != nil {
 		t.Fatalf("kgen vm: %v\n%s", err, o)
@@ -130,5 +135,43 @@ func checkProbeTestHost(t *testing.T, s map[string]string) {
 	}
 	if rep.Boots != 5 {
 		t.Errorf("D1 ran %d groups, want 5 (40 functions in groups of 8)", rep.Boots)
+	}
+	checkProbeTestHostOops(t, s)
+}
+
+// checkProbeTestHostOops: D3's survived oops made its crasher failed,
+// with the BUG line and the log's tail, and nothing else.
+func checkProbeTestHostOops(t *testing.T, s map[string]string) {
+	if !strings.Contains(s["d3"], "insmod rc=0") || !strings.Contains(s["d3"], "\nrc=0\n") {
+		t.Fatalf("d3: the fixture or kgen probe-test --host failed:\n%s", s["d3"])
+	}
+	if strings.Contains(s["d3"], "probe-test: wrote") || !strings.Contains(s["d3"], "No such file or directory") {
+		t.Errorf("d3: --no-unit wrote a unit:\n%s", s["d3"])
+	}
+	if got := strings.Fields(s["D3-failed"]); !slices.Equal(got, []string{"ptfix_crash_a"}) {
+		t.Errorf("D3 failed %v, want [ptfix_crash_a]", got)
+	}
+	if !strings.Contains(s["D3-crash"], "kernel BUG at") {
+		t.Errorf("D3: crash/ptfix_crash_a.txt lacks the BUG:\n%s", s["D3-crash"])
+	}
+	passed := strings.Fields(s["D3-passed"])
+	for _, f := range []string{"ptfix_f000", "ptfix_f006", "vfs_read", "do_nanosleep"} {
+		if !slices.Contains(passed, f) {
+			t.Errorf("D3: %s not passed (%v)", f, passed)
+		}
+	}
+	if got := strings.Fields(s["D3-untriggered"]); !slices.Equal(got, []string{"ptfix_f003"}) {
+		t.Errorf("D3 untriggered %v, want [ptfix_f003]", got)
+	}
+	var rep probetest.Report
+	if err := json.Unmarshal([]byte(s["D3-report"]), &rep); err != nil {
+		t.Fatalf("D3 report.json: %v", err)
+	}
+	if f := rep.Funcs["ptfix_crash_a"]; f == nil || !strings.Contains(f.Crash, "kernel BUG at") {
+		t.Errorf("D3: ptfix_crash_a: %+v, want the BUG line as its crash", f)
+	}
+	t.Logf("D3: %d groups for 10 functions with one crasher in groups of 8 (bound %d)", rep.Boots, probetest.Bound(10, 1, 8))
+	if rep.Boots > probetest.Bound(10, 1, 8) {
+		t.Errorf("D3: %d groups, above the bound %d", rep.Boots, probetest.Bound(10, 1, 8))
 	}
 }
