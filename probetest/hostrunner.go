@@ -216,17 +216,21 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 		}
 		return o, nil
 	}
-	if err := r.removeLeftover(); err != nil {
-		return Outcome{}, err
-	}
 	if act == hostKilled {
 		// An oops can kill kgen itself (in arm, in the workload's
 		// wait): what the kernel logged since the group's mark decides.
 		if o := r.loggedSince(rec.Mark); o.Crashed {
 			r.logf("kgen was stopped while a group of %d functions was armed, and the kernel logged %q: it counts as crashed", len(funcs), o.Line)
+			if err := r.removeLeftover(); err != nil {
+				// The group is decided; the next one stops on it.
+				r.logf("%v", err)
+			}
 			return o, removeSync(host)
 		}
 		r.logf("kgen was stopped while a group of %d functions was armed: running it again", len(funcs))
+	}
+	if err := r.removeLeftover(); err != nil {
+		return Outcome{}, err
 	}
 	mark := fmt.Sprintf("kgen probe-test: arming a group of %d functions (%s %d)", len(funcs), id, time.Now().UnixNano())
 	b, err := json.Marshal(hostRecord{BootID: id, Funcs: funcs, Mark: mark})
@@ -350,6 +354,12 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 	derr := writeCtl(filepath.Join(d, "ctl"), "disarm")
 	counts, rerr := os.ReadFile(probes)
 	if err := errors.Join(werr, derr, unload()); err != nil {
+		// A module the crash left stuck: the crash is the group's
+		// outcome; the next group stops on the leftover.
+		if o := klog.scan(); o.Crashed {
+			r.logf("%v", err)
+			return o, nil
+		}
 		return Outcome{}, err
 	}
 	if err := ctx.Err(); err != nil {
