@@ -21,7 +21,9 @@ import (
 // stopped and be gone, with its enable symlink, after the run ends. D3:
 // the fixture testdata/ptfix BUG()s when its crasher is probed, the guest
 // survives the oops (panic_on_oops 0), and the sweep must find it in the
-// kernel log and bisect down to it.
+// kernel log and bisect down to it. D4: kgen is SIGKILLed after such an
+// oops; the resumed run must take the crash from the kernel log after the
+// group's mark instead of running the group again.
 func TestVMProbeTestHost(t *testing.T) {
 	k := needVM(t, "debian-6.1")
 	dir := t.TempDir()
@@ -169,6 +171,14 @@ func checkProbeTestHostOops(t *testing.T, s map[string]string) {
 	}
 	if f := rep.Funcs["ptfix_crash_a"]; f == nil || !strings.Contains(f.Crash, "kernel BUG at") {
 		t.Errorf("D3: ptfix_crash_a: %+v, want the BUG line as its crash", f)
+	}
+	// D4: kgen killed after the oops; the resumed run reads the log.
+	if !strings.Contains(s["d4"], "killed with host.json: yes") || !strings.Contains(s["d4"], "\nrc=0\n") ||
+		!strings.Contains(s["d4"], "and the kernel logged \"kernel BUG at") || strings.Contains(s["d4"], "running it again") {
+		t.Errorf("d4: the resumed run did not count the killed group as crashed from the kernel log:\n%s", s["d4"])
+	}
+	if got := strings.Fields(s["D4-failed"]); !slices.Equal(got, []string{"ptfix_crash_a"}) {
+		t.Errorf("D4 failed %v, want [ptfix_crash_a]", got)
 	}
 	t.Logf("D3: %d groups for 10 functions with one crasher in groups of 8 (bound %d)", rep.Boots, probetest.Bound(10, 1, 8))
 	if rep.Boots > probetest.Bound(10, 1, 8) {

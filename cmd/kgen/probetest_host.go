@@ -22,9 +22,7 @@ type hostFlags struct {
 	ko         string
 	// set records which flags were given (VM-only ones are refused).
 	set func(name string) bool
-	// root and euid are test hooks: the root the unit is written under
-	// and the effective user id.
-	root string
+	// euid is the effective user id (a test hook; nil = os.Geteuid).
 	euid func() int
 }
 
@@ -147,7 +145,7 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 		if err != nil {
 			return err
 		}
-		u := probetest.Unit{Root: f.host.root, Args: args, Dir: f.dir, Log: stderr}
+		u := probetest.Unit{Args: args, Dir: f.dir, Log: stderr}
 		switch err := u.Install(); {
 		case errors.Is(err, probetest.ErrNoSystemd):
 			fmt.Fprintf(stderr, "probe-test: %v: no resume unit; after a reboot, run the same command again\n", err)

@@ -132,6 +132,29 @@ cat /tmp/d3.log
 ls $U 2>&1
 sec D3-crash
 cat /root/D3/crash/ptfix_crash_a.txt; echo
+# D4: kgen itself is killed after the kernel logged a crash while a group
+# was armed (the workload oopses in the background and sleeps on): the
+# resumed run reads the kernel log after the group's mark and counts the
+# group as crashed without running it again.
+sec d4
+printf 'ptfix_crash_a\n' >/root/ph4.list
+printf '(echo go >/sys/kernel/debug/ptfix_call) &\nsleep 5\n' >/root/ph4.wl
+n0=$(dmesg | grep -c 'kernel BUG at')
+P4="probe-test --host --ko /root/kgen_ptest.ko --probes /root/ph4.list --workload /root/ph4.wl --timeout 60s --no-unit --dir /root/D4"
+kgen $P4 >/tmp/d4.log 2>&1 &
+p=$!
+i=0
+while [ "$(dmesg | grep -c 'kernel BUG at')" -le "$n0" ] && [ $i -lt 500 ]; do
+	i=$((i + 1))
+	usleep 20000
+done
+kill -9 $p
+wait $p 2>/dev/null
+[ -e /root/D4/host.json ] && echo "killed with host.json: yes"
+kgen $P4 >>/tmp/d4.log 2>&1; echo "rc=$?"
+cat /tmp/d4.log
+sec D4-failed
+cat /root/D4/probes.failed
 for d in D1 D2 D3; do
 	for c in passed failed untriggered unregistered; do
 		sec "$d-$c"
