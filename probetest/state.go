@@ -57,7 +57,8 @@ type State struct {
 	Group   int              `json:"group"`  // G, the pool's group size
 	Levels  int              `json:"levels"` // passes in all
 	Level   int              `json:"level"`  // the current pass, from 1
-	Boots   int              `json:"boots"`  // groups run to an end (clean or crashed)
+	Boots   int              `json:"boots"`  // guests that ran at least one group to its end
+	Groups  int              `json:"groups"` // groups run to an end (clean or crashed)
 	NextID  int              `json:"next_id"`
 	Jobs    []Job            `json:"jobs"` // pending, in order; in-flight ones too
 	Funcs   map[string]*Func `json:"funcs"`
@@ -166,7 +167,7 @@ func (s *State) Done(id int, o Outcome, busy map[int]bool, tail string) error {
 	}
 	j := s.Jobs[idx]
 	s.Jobs = append(s.Jobs[:idx:idx], s.Jobs[idx+1:]...)
-	s.Boots++
+	s.Groups++
 	switch {
 	case o.Crashed && len(j.Funcs) == 1:
 		f := s.Funcs[j.Funcs[0]]

@@ -20,21 +20,44 @@ type Runner interface {
 	Run(ctx context.Context, funcs []string) (Outcome, error)
 }
 
+// A BatchRunner can also run several groups one after another in one
+// guest, as the seed ran group after group until the machine crashed:
+// it calls done with each group's outcome, in order, once the group is
+// known to have finished cleanly or to have crashed. A crash ends the
+// guest: the crashed group is the last one reported, and the groups
+// after it are not run. An error from done stops the guest and is
+// returned.
+type BatchRunner interface {
+	Runner
+	RunBatch(ctx context.Context, groups [][]string, done func(i int, o Outcome) error) error
+}
+
 // Options of a sweep.
 type Options struct {
 	Dir      string    // output directory: state, the four files, report.json
-	Jobs     int       // groups run at once (default 1)
+	Jobs     int       // guests at once (default 1)
 	Progress io.Writer // a progress line per finished group; nil = none
+	// PerBoot is how many groups one guest runs at most, one after
+	// another, when the runner is a BatchRunner (default 1: a boot per
+	// group).
+	PerBoot int
 	// Now is the clock of the ETA; nil = time.Now.
 	Now func() time.Time
 }
 
 // Sweep runs the queued groups of s with r until every function has a
-// result, saving s before each group starts and after each ends, then
-// writes the result files. It resumes a loaded state as it is.
+// result, saving s before each guest starts and after each group ends,
+// then writes the result files. It resumes a loaded state as it is.
 func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 	if o.Jobs < 1 {
 		o.Jobs = 1
+	}
+	if o.PerBoot < 1 {
+		o.PerBoot = 1
+	}
+	br, batching := r.(BatchRunner)
+	if !batching {
+		o.PerBoot = 1
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -43,12 +66,12 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	var (
-		mu    sync.Mutex
-		cond  = sync.NewCond(&mu)
-		busy  = map[int]bool{}
-		first error
-		start = o.Now()
-		boots = s.Boots
+		mu     sync.Mutex
+		cond   = sync.NewCond(&mu)
+		busy   = map[int]bool{}
+		first  error
+		start  = o.Now()
+		groups = s.Groups
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -59,26 +82,62 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 		}
 		cond.Broadcast()
 	}
-	// next returns a queued job no one runs, waiting while the queue only
-	// holds running ones; ok is false when the sweep is over.
-	next := func() (Job, bool) {
+	// next returns up to n queued jobs no one runs, in queue order,
+	// waiting while the queue only holds running ones; it returns none
+	// when the sweep is over. A guest takes no more than its share of
+	// what is queued, so that the other guests have work too.
+	next := func() []Job {
 		for first == nil {
+			var free []Job
 			for _, j := range s.Jobs {
 				if !busy[j.ID] {
-					busy[j.ID] = true
-					if err := s.Save(o.Dir); err != nil {
-						fail(err)
-						return Job{}, false
-					}
-					return j, true
+					free = append(free, j)
 				}
 			}
+			if len(free) > 0 {
+				n := min(o.PerBoot, (len(free)+o.Jobs-1)/o.Jobs)
+				free = free[:max(1, n)]
+				for _, j := range free {
+					busy[j.ID] = true
+				}
+				if err := s.Save(o.Dir); err != nil {
+					fail(err)
+					return nil
+				}
+				return free
+			}
 			if len(s.Jobs) == 0 {
-				return Job{}, false
+				return nil
 			}
 			cond.Wait()
 		}
-		return Job{}, false
+		return nil
+	}
+	// finish records the outcome of job j; mu is held.
+	finish := func(j Job, out Outcome, booted *bool) error {
+		delete(busy, j.ID)
+		tail := ""
+		if out.Crashed && len(j.Funcs) == 1 {
+			tail = filepath.Join("crash", j.Funcs[0]+".txt")
+			if err := WriteFileSync(filepath.Join(o.Dir, tail), []byte(out.Tail)); err != nil {
+				return err
+			}
+		}
+		if !*booted {
+			*booted = true
+			s.Boots++
+		}
+		if err := s.Done(j.ID, out, busy, tail); err != nil {
+			return err
+		}
+		if err := s.Save(o.Dir); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			fmt.Fprintln(o.Progress, progressLine(s, len(busy), s.Groups-groups, o.Now().Sub(start)))
+		}
+		cond.Broadcast()
+		return nil
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < o.Jobs; w++ {
@@ -88,38 +147,45 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 			mu.Lock()
 			defer mu.Unlock()
 			for {
-				j, ok := next()
-				if !ok {
+				batch := next()
+				if len(batch) == 0 {
 					return
 				}
+				booted := false
 				mu.Unlock()
-				out, err := r.Run(ctx, j.Funcs)
-				mu.Lock()
-				delete(busy, j.ID)
-				if err != nil {
-					fail(fmt.Errorf("run group %d (%d functions): %w", j.ID, len(j.Funcs), err))
-					return
-				}
-				tail := ""
-				if out.Crashed && len(j.Funcs) == 1 {
-					tail = filepath.Join("crash", j.Funcs[0]+".txt")
-					if err := WriteFileSync(filepath.Join(o.Dir, tail), []byte(out.Tail)); err != nil {
-						fail(err)
-						return
+				var err error
+				if len(batch) == 1 && !batching {
+					var out Outcome
+					if out, err = r.Run(ctx, batch[0].Funcs); err == nil {
+						mu.Lock()
+						err = finish(batch[0], out, &booted)
+						mu.Unlock()
 					}
+				} else {
+					fs := make([][]string, len(batch))
+					for i, j := range batch {
+						fs[i] = j.Funcs
+					}
+					reported := 0
+					err = br.RunBatch(ctx, fs, func(i int, out Outcome) error {
+						mu.Lock()
+						defer mu.Unlock()
+						if i != reported {
+							return fmt.Errorf("group %d of the guest reported out of order (want %d)", i, reported)
+						}
+						reported++
+						return finish(batch[i], out, &booted)
+					})
 				}
-				if err := s.Done(j.ID, out, busy, tail); err != nil {
-					fail(err)
-					return
-				}
-				if err := s.Save(o.Dir); err != nil {
-					fail(err)
-					return
-				}
-				if o.Progress != nil {
-					fmt.Fprintln(o.Progress, progressLine(s, len(busy), s.Boots-boots, o.Now().Sub(start)))
+				mu.Lock()
+				for _, j := range batch { // not run: back to the queue, where they are
+					delete(busy, j.ID)
 				}
 				cond.Broadcast()
+				if err != nil {
+					fail(fmt.Errorf("run %d groups (%d functions first): %w", len(batch), len(batch[0].Funcs), err))
+					return
+				}
 			}
 		}()
 	}
@@ -133,27 +199,28 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 	return WriteResults(s, o.Dir)
 }
 
-// progressLine: groups done and pending, in flight, boots, functions per
-// result, and an ETA from this session's pace.
-func progressLine(s *State, inFlight, sessionBoots int, elapsed time.Duration) string {
+// progressLine: functions done, groups pending and in flight, boots,
+// functions per result, and an ETA from this session's pace (the pace
+// already includes running the guests side by side).
+func progressLine(s *State, inFlight, sessionGroups int, elapsed time.Duration) string {
 	c := s.Counts()
 	done := len(s.Order) - c[""]
 	eta := "?"
-	if sessionBoots > 0 && len(s.Jobs) > 0 {
-		per := elapsed / time.Duration(sessionBoots)
-		// The pending groups, run inFlight (at least 1) at a time.
-		eta = (per * time.Duration(len(s.Jobs)) / time.Duration(max(1, inFlight+1))).Round(time.Second).String()
+	if sessionGroups > 0 && len(s.Jobs) > 0 {
+		per := elapsed / time.Duration(sessionGroups)
+		eta = (per * time.Duration(len(s.Jobs))).Round(time.Second).String()
 	} else if len(s.Jobs) == 0 {
 		eta = "0s"
 	}
-	return fmt.Sprintf("probe-test: level %d/%d, functions %d/%d done, groups pending %d, in flight %d, boots %d; passed %d failed %d untriggered %d unregistered %d; ETA %s",
-		s.Level, s.Levels, done, len(s.Order), len(s.Jobs), inFlight, s.Boots,
+	return fmt.Sprintf("probe-test: level %d/%d, functions %d/%d done, groups pending %d (%d in flight), done %d, boots %d; passed %d failed %d untriggered %d unregistered %d; ETA %s",
+		s.Level, s.Levels, done, len(s.Order), len(s.Jobs), inFlight, s.Groups, s.Boots,
 		c[Passed], c[Failed], c[Untriggered], c[Unregistered], eta)
 }
 
 // Report is report.json.
 type Report struct {
 	Boots  int              `json:"boots"`
+	Groups int              `json:"groups"`
 	Group  int              `json:"group"`
 	Levels int              `json:"levels"`
 	Counts map[string]int   `json:"counts"`
@@ -176,7 +243,7 @@ func WriteResults(s *State, dir string) error {
 	}
 	counts := s.Counts()
 	delete(counts, "")
-	b, err := json.MarshalIndent(Report{Boots: s.Boots, Group: s.Group, Levels: s.Levels, Counts: counts, Funcs: s.Funcs}, "", "  ")
+	b, err := json.MarshalIndent(Report{Boots: s.Boots, Groups: s.Groups, Group: s.Group, Levels: s.Levels, Counts: counts, Funcs: s.Funcs}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
@@ -192,7 +259,7 @@ func Summary(s *State) string {
 		fmt.Fprintf(&b, "%-14s %8d\n", k, c[k])
 	}
 	fmt.Fprintf(&b, "%-14s %8d\n", "total", len(s.Order))
-	fmt.Fprintf(&b, "boots %d, group size %d, levels %d\n", s.Boots, s.Group, s.Levels)
+	fmt.Fprintf(&b, "boots %d, groups run %d, group size %d, levels %d\n", s.Boots, s.Groups, s.Group, s.Levels)
 	for _, name := range s.Lists()[Failed] {
 		fmt.Fprintf(&b, "failed %s: %s\n", name, s.Funcs[name].Crash)
 	}

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"kgen/generator"
@@ -66,71 +68,255 @@ type VMRunner struct {
 const (
 	beginMark = "KGEN-PTEST-BEGIN"
 	endMark   = "KGEN-PTEST-END"
+	groupMark = "KGEN-PTEST-GROUP"
 )
 
-// groupScript loads the module, stages and arms the group, runs the
-// workload (its status does not matter: only the kernel's does), disarms
-// and prints the counts between the marks.
-const groupScript = `set -e
-mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
-for m in /root/ptest.preload/*.ko; do [ -e "$m" ] && insmod "$m"; done
-insmod /root/` + ModuleName + `.ko
+// GuestAppend is added to a probe-test guest's command line: an oops or
+// a warning panics at once, so the guest stops in the group that caused
+// it instead of running on into the next one.
+const GuestAppend = "oops=panic panic_on_warn=1"
+
+// batchScript loads the module and, for each of n groups, stages and
+// arms the group's list, runs the workload (its status does not matter:
+// only the kernel's does), disarms, prints the counts between the marks
+// and forgets the group.
+func batchScript(n int) string {
+	return `mount -t debugfs none /sys/kernel/debug 2>/dev/null
+for m in /root/ptest.preload/*.ko; do [ -e "$m" ] || continue; insmod "$m" || exit 3; done
+insmod /root/` + ModuleName + `.ko || exit 4
 D=/sys/kernel/debug/kgen/` + ModuleName + `
-cat /root/ptest.funcs > $D/probes
-echo arm > $D/ctl
-(cd /tmp && sh /root/ptest.workload) >/dev/null 2>&1 </dev/null || true
-echo disarm > $D/ctl
-echo ` + beginMark + `
-cat $D/probes
-echo ` + endMark + `
+i=0
+while [ $i -lt ` + strconv.Itoa(n) + ` ]; do
+	echo ` + groupMark + ` $i
+	cat /root/ptest.funcs.$i > $D/probes || exit 5
+	echo arm > $D/ctl || exit 6
+	(cd /tmp && sh /root/ptest.workload) >/dev/null 2>&1 </dev/null
+	echo disarm > $D/ctl || exit 7
+	echo ` + beginMark + `
+	cat $D/probes || exit 8
+	echo ` + endMark + `
+	echo clear > $D/ctl || exit 9
+	i=$((i+1))
+done
 rmmod ` + ModuleName + `
 `
+}
 
-// Run implements Runner.
+// Run implements Runner: one group in one guest.
 func (r *VMRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
+	var out Outcome
+	err := r.RunBatch(ctx, [][]string{funcs}, func(_ int, o Outcome) error {
+		out = o
+		return nil
+	})
+	return out, err
+}
+
+// RunBatch implements BatchRunner: the groups one after another in one
+// guest. A group's clean outcome is reported when the next group starts
+// (or the guest ends cleanly), so that a crash between two groups is
+// charged to the one before. A group that makes no progress for Timeout
+// (the first one: boot included) is hung, a crash.
+func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(int, Outcome) error) error {
+	if len(groups) == 0 {
+		return nil
+	}
 	dir, err := os.MkdirTemp(r.Scratch, "kgen-ptest-*")
 	if err != nil {
-		return Outcome{}, fmt.Errorf("run group: %w", err)
+		return fmt.Errorf("run groups: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	list := filepath.Join(dir, "ptest.funcs")
-	if err := os.WriteFile(list, []byte(strings.Join(funcs, "\n")+"\n"), 0o644); err != nil {
-		return Outcome{}, fmt.Errorf("run group: %w", err)
-	}
 	wl := r.Workload
 	if wl == "" {
 		wl = filepath.Join(dir, "ptest.workload")
 		if err := os.WriteFile(wl, []byte(DefaultWorkload), 0o644); err != nil {
-			return Outcome{}, fmt.Errorf("run group: %w", err)
+			return fmt.Errorf("run groups: %w", err)
 		}
 	}
-	adds := append([]vm.Add{
+	adds := []vm.Add{
 		{Src: r.Module, Dst: "/root/" + ModuleName + ".ko"},
-		{Src: list, Dst: "/root/ptest.funcs"},
 		{Src: wl, Dst: "/root/ptest.workload"},
-	}, r.Adds...)
+	}
+	for i, funcs := range groups {
+		list := filepath.Join(dir, "ptest.funcs."+strconv.Itoa(i))
+		if err := os.WriteFile(list, []byte(strings.Join(funcs, "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("run groups: %w", err)
+		}
+		adds = append(adds, vm.Add{Src: list, Dst: "/root/ptest.funcs." + strconv.Itoa(i)})
+	}
+	adds = append(adds, r.Adds...)
 	for _, m := range r.Preload {
 		adds = append(adds, vm.Add{Src: m, Dst: "/root/ptest.preload/"})
 	}
-	var out bytes.Buffer
-	res, err := vm.Run(ctx, vm.Config{
-		Kernel: r.Kernel, Adds: adds, SMP: r.SMP, Timeout: r.Timeout, Busybox: r.Busybox,
-		Cmd: groupScript, KgenBinary: "-", Stdout: &out,
-	})
-	var ge *vm.GuestError
-	if errors.As(err, &ge) {
-		if ctx.Err() != nil {
-			return Outcome{}, ctx.Err()
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := &batchStream{n: len(groups), cur: -1, done: done, progress: make(chan struct{}, 1), cancel: cancel}
+	// The watchdog: no mark for timeout is a hang.
+	var hung atomic.Bool
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-st.progress:
+				if !t.Stop() {
+					<-t.C
+				}
+				t.Reset(timeout)
+			case <-t.C:
+				hung.Store(true)
+				cancel()
+				return
+			}
 		}
-		return Outcome{Crashed: true, Reason: ge.Reason, Line: ge.Line, Tail: ge.Tail}, nil
+	}()
+	res, err := vm.Run(gctx, vm.Config{
+		Kernel: r.Kernel, Adds: adds, SMP: r.SMP, Timeout: timeout * time.Duration(len(groups)+1),
+		Busybox: r.Busybox, Append: GuestAppend,
+		Cmd: batchScript(len(groups)), KgenBinary: "-", Stdout: st,
+	})
+	close(stop)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	if err != nil {
-		return Outcome{}, err
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.err != nil {
+		return st.err
 	}
-	if res.ExitCode != 0 {
-		return Outcome{}, fmt.Errorf("group script exited %d: %s", res.ExitCode, lastLines(out.String(), 10))
+	var crash *Outcome
+	var ge *vm.GuestError
+	switch {
+	case hung.Load():
+		tail := ""
+		if res != nil {
+			tail = lastLines(string(res.Console), 60)
+		}
+		crash = &Outcome{Crashed: true, Reason: "timeout", Line: fmt.Sprintf("no progress for %v: hung", timeout), Tail: tail}
+	case errors.As(err, &ge):
+		crash = &Outcome{Crashed: true, Reason: ge.Reason, Line: ge.Line, Tail: ge.Tail}
+	case err != nil:
+		return err
+	case res.ExitCode != 0:
+		return fmt.Errorf("the guest's group script exited %d: %s", res.ExitCode, lastLines(st.out.String(), 10))
 	}
-	return parseCounts(out.String())
+	if crash != nil {
+		// The group running, or the one that ended last if the next
+		// had not started: a crash before any group is the first's.
+		return st.report(max(st.cur, 0), *crash)
+	}
+	if st.pending != nil {
+		if err := st.report(st.cur, *st.pending); err != nil {
+			return err
+		}
+	}
+	if st.reported != len(groups) {
+		return fmt.Errorf("the guest ran %d of %d groups: %s", st.reported, len(groups), lastLines(st.out.String(), 10))
+	}
+	return nil
+}
+
+// batchStream reads the guest's output as it comes: the group marks and
+// the counts. It reports a group's clean outcome once the next starts.
+type batchStream struct {
+	mu       sync.Mutex
+	n        int
+	line     []byte
+	cur      int // the group started last; -1 before the first
+	in       bool
+	block    strings.Builder
+	pending  *Outcome // cur's counts, cur not confirmed yet
+	reported int
+	done     func(int, Outcome) error
+	progress chan struct{}
+	cancel   func()
+	err      error
+	out      bytes.Buffer // the output's end, for errors
+}
+
+func (b *batchStream) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.out.Len() > 64<<10 {
+		keep := b.out.Bytes()[b.out.Len()-16<<10:]
+		b.out = *bytes.NewBuffer(append([]byte(nil), keep...))
+	}
+	b.out.Write(p)
+	for _, c := range p {
+		if c != '\n' {
+			b.line = append(b.line, c)
+			continue
+		}
+		b.handle(strings.TrimSpace(string(b.line)))
+		b.line = b.line[:0]
+	}
+	return len(p), nil
+}
+
+func (b *batchStream) handle(line string) {
+	if b.err != nil {
+		return
+	}
+	fail := func(err error) {
+		b.err = err
+		b.cancel()
+	}
+	switch {
+	case strings.HasPrefix(line, groupMark+" "):
+		i, err := strconv.Atoi(strings.TrimPrefix(line, groupMark+" "))
+		if err != nil || i != b.cur+1 || i >= b.n {
+			fail(fmt.Errorf("read the guest's output: unexpected %q after group %d", line, b.cur))
+			return
+		}
+		if b.pending != nil {
+			if err := b.report(b.cur, *b.pending); err != nil {
+				fail(err)
+				return
+			}
+		} else if b.cur >= 0 {
+			fail(fmt.Errorf("read the guest's output: group %d ended without its counts", b.cur))
+			return
+		}
+		b.cur = i
+		b.ping()
+	case line == beginMark:
+		b.in = true
+		b.block.Reset()
+		b.block.WriteString(beginMark + "\n")
+	case line == endMark && b.in:
+		b.in = false
+		b.block.WriteString(endMark + "\n")
+		o, err := parseCounts(b.block.String())
+		if err != nil {
+			fail(err)
+			return
+		}
+		b.pending = &o
+		b.ping()
+	case b.in:
+		b.block.WriteString(line + "\n")
+	}
+}
+
+func (b *batchStream) ping() {
+	select {
+	case b.progress <- struct{}{}:
+	default:
+	}
+}
+
+// report passes group i's outcome on; mu is held.
+func (b *batchStream) report(i int, o Outcome) error {
+	b.pending = nil
+	b.reported++
+	return b.done(i, o)
 }
 
 // parseCounts reads the "name hits errno" lines between the marks.
@@ -193,7 +379,7 @@ var reFunc = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 func (r *VMRunner) ListFunctions(ctx context.Context) ([]string, error) {
 	var out bytes.Buffer
 	res, err := vm.Run(ctx, vm.Config{
-		Kernel: r.Kernel, SMP: r.SMP, Timeout: r.Timeout, Busybox: r.Busybox,
+		Kernel: r.Kernel, SMP: r.SMP, Timeout: max(r.Timeout, 2*time.Minute), Busybox: r.Busybox,
 		Cmd: listScript, KgenBinary: "-", Stdout: &out,
 	})
 	if err != nil {

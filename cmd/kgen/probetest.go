@@ -20,7 +20,7 @@ import (
 type probeTestFlags struct {
 	kernel, kdir, probes, glob, workload, dir string
 	all, fresh                                bool
-	jobs, levels, group, smp                  int
+	jobs, levels, group, smp, perBoot         int
 	timeout                                   time.Duration
 	adds, preload                             []string
 	host                                      hostFlags // --host: see probetest_host.go
@@ -61,8 +61,9 @@ same command again after any interruption to resume; --fresh starts over.`,
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "guests at once (default: CPUs / --smp)")
 	fl.IntVar(&f.levels, "levels", 1, "passes; each further pass runs the untriggered again in groups a quarter the size (SystemTap's MAX_RUNNING_LEVEL)")
 	fl.IntVar(&f.group, "group", 100, "functions per group (registering 1000 kprobes takes 75 s in a TCG guest, 100 take 3 s)")
+	fl.IntVar(&f.perBoot, "per-boot", 16, "groups one guest runs one after another, as the seed did until a crash; 1 boots a guest per group")
 	fl.IntVar(&f.smp, "smp", 1, "guest CPUs")
-	fl.DurationVar(&f.timeout, "timeout", 3*time.Minute, "per group, boot included; a guest still running then counts as hung (a crash)")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "per group (the first one's boot included): a group that makes no progress for this long is hung (a crash)")
 	addHostFlags(cmd, &f)
 	return cmd
 }
@@ -80,8 +81,8 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	if f.probes == "" && !f.all && f.glob == "" {
 		return errors.New("probe-test: say what to test: --probes FILE, --all or --glob PATTERN")
 	}
-	if f.group < 1 || f.levels < 1 || f.smp < 1 {
-		return errors.New("probe-test: --group, --levels and --smp must be at least 1")
+	if f.group < 1 || f.levels < 1 || f.smp < 1 || f.perBoot < 1 {
+		return errors.New("probe-test: --group, --levels, --smp and --per-boot must be at least 1")
 	}
 	if f.jobs < 1 {
 		f.jobs = max(1, runtime.NumCPU()/f.smp)
@@ -127,7 +128,7 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 		return fmt.Errorf("probe-test: build the group module: %w", err)
 	}
 	r.Module = ko
-	if err := probetest.Sweep(ctx, s, r, probetest.Options{Dir: f.dir, Jobs: f.jobs, Progress: stderr}); err != nil {
+	if err := probetest.Sweep(ctx, s, r, probetest.Options{Dir: f.dir, Jobs: f.jobs, PerBoot: f.perBoot, Progress: stderr}); err != nil {
 		return fmt.Errorf("probe-test: %w (run the same command again to resume)", err)
 	}
 	fmt.Fprint(stdout, probetest.Summary(s))

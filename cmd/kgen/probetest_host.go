@@ -46,6 +46,7 @@ var hostRefused = []struct{ flag, why string }{
 	{"smp", "the machine has the CPUs it has"},
 	{"module", "load the modules to test yourself before the run"},
 	{"add", "the workload runs on this machine and sees its files"},
+	{"per-boot", "a machine runs the groups one after another until one crashes it"},
 }
 
 // checkHostFlags validates --host's flags.

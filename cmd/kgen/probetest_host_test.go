@@ -23,6 +23,7 @@ func TestCheckHostFlags(t *testing.T) {
 		{name: "smp", set: []string{"smp"}, f: probeTestFlags{probes: "p", group: 1, levels: 1}, want: "--host takes no --smp"},
 		{name: "module", set: []string{"module"}, f: probeTestFlags{probes: "p", group: 1, levels: 1}, want: "--host takes no --module"},
 		{name: "add", set: []string{"add"}, f: probeTestFlags{probes: "p", group: 1, levels: 1}, want: "--host takes no --add"},
+		{name: "per-boot", set: []string{"per-boot"}, f: probeTestFlags{probes: "p", group: 1, levels: 1}, want: "--host takes no --per-boot"},
 		{name: "jobs", f: probeTestFlags{probes: "p", group: 1, levels: 1, jobs: 2}, want: "one group at a time"},
 		{name: "ko and kdir", f: probeTestFlags{probes: "p", group: 1, levels: 1, kdir: "k", host: hostFlags{ko: "m.ko"}}, want: "--ko and --kdir exclude each other"},
 		{name: "nothing", f: probeTestFlags{group: 1, levels: 1}, want: "say what to test"},
