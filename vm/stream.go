@@ -65,6 +65,12 @@ func classify(line string) string {
 	return ""
 }
 
+// Classify returns why a kernel log line shows a sick kernel ("panic",
+// "oops", "report" for a checker's, "warning"), or "" for a healthy line:
+// the classification of the guest console, for logs read elsewhere (kgen
+// probe-test --host reads /dev/kmsg).
+func Classify(line string) string { return classify(line) }
+
 // severity orders reasons: see badPatterns.
 func severity(reason string) int {
 	for _, p := range badPatterns {

@@ -24,6 +24,7 @@ type probeTestFlags struct {
 	jobs, levels, group, smp, perBoot         int
 	timeout                                   time.Duration
 	adds, preload                             []string
+	host                                      hostFlags // --host: see probetest_host.go
 }
 
 func newProbeTestCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -64,10 +65,14 @@ same command again after any interruption to resume; --fresh starts over.`,
 	fl.IntVar(&f.perBoot, "per-boot", 16, "groups one guest runs one after another, as the seed did until a crash; 1 boots a guest per group")
 	fl.IntVar(&f.smp, "smp", 1, "guest CPUs")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "per group (the first one's boot included): a group that makes no progress for this long is hung (a crash)")
+	addHostFlags(cmd, &f)
 	return cmd
 }
 
 func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Writer) error {
+	if f.host.on {
+		return runProbeTestHost(ctx, f, stdout, stderr)
+	}
 	if f.kernel == "" {
 		return errors.New("probe-test: --kernel is required: a vmlinux or bzImage")
 	}
@@ -147,7 +152,7 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 }
 
 // newProbeTestState reads the functions to test and queues them.
-func newProbeTestState(ctx context.Context, f probeTestFlags, r *probetest.VMRunner, stderr io.Writer) (*probetest.State, error) {
+func newProbeTestState(ctx context.Context, f probeTestFlags, r functionLister, stderr io.Writer) (*probetest.State, error) {
 	var funcs, bad []string
 	var err error
 	switch {
