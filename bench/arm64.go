@@ -67,6 +67,31 @@ func (b *bench) buildGuestKgen(goarch string) (string, error) {
 	return out, nil
 }
 
+// measureArm64 measures the probe costs on o.arm64 and prints its table,
+// or says why it cannot (skip): an error when the arm64 part alone was
+// asked for, else a line on log and the kernel's column left out.
+func measureArm64(o options, stdout, log io.Writer) (arm *report, skip string, err error) {
+	if skip = arm64Missing(o.kernels, o.arm64); skip != "" {
+		if o.only == "arm64" {
+			return nil, "", fmt.Errorf("measure %s: %s", o.arm64, skip)
+		}
+		fmt.Fprintf(log, "bench: skipping the %s column: %s\n", o.arm64, skip)
+		return nil, skip, nil
+	}
+	b, err := newBench(o, o.arm64, log)
+	if err != nil {
+		return nil, "", err
+	}
+	defer b.cleanup()
+	g, err := b.probeCost(arm64Hits, false)
+	if err != nil {
+		return nil, "", err
+	}
+	arm = evaluateArm64(g)
+	arm.printArm64(stdout, o.arm64, b.release)
+	return arm, "", nil
+}
+
 // evaluateArm64 validates the arm64 boot's probe-cost runs as the main
 // kernel's are validated (timer, both baselines, drift, every probe's
 // counters), for runs of arm64Hits reads.

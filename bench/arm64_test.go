@@ -187,3 +187,40 @@ func TestGuestScriptArm64(t *testing.T) {
 		t.Error("the main script lost its payload or process part")
 	}
 }
+
+// TestRunArm64Flags checks -only and -arm64: an arm64-only run of a kernel
+// that is not fetched fails with the fetch command, a bad -only is refused.
+func TestRunArm64Flags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-kernels", dir, "-only", "arm64"}, "measure debian-6.1-arm64: no " + filepath.Join(dir, "debian-6.1-arm64", "kdir") + " (fetch it with scripts/fetch-kernels.sh debian-6.1-arm64)"},
+		{[]string{"-kernels", dir, "-only", "arm64", "-arm64="}, "-only arm64 needs an -arm64 kernel"},
+		{[]string{"-kernels", dir, "-only", "both"}, `-only "both": want main or arm64`},
+	} {
+		var out, log bytes.Buffer
+		err := run(&out, &log, tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run %q: %v, want an error with %q", tt.args, err, tt.want)
+		}
+		if out.Len() != 0 {
+			t.Errorf("run %q printed a table: %q", tt.args, out.String())
+		}
+	}
+}
+
+// TestMeasureArm64Skip checks that a full run on a host without the arm64
+// kernel skips its column with the reason, on the log and in the table.
+func TestMeasureArm64Skip(t *testing.T) {
+	dir := t.TempDir()
+	var out, log bytes.Buffer
+	arm, skip, err := measureArm64(options{kernels: dir, arm64: "debian-6.1-arm64"}, &out, &log)
+	if err != nil || arm != nil || !strings.Contains(skip, "scripts/fetch-kernels.sh debian-6.1-arm64") {
+		t.Fatalf("measureArm64 = %v, %q, %v; want a skip naming the fetch command", arm, skip, err)
+	}
+	if want := "bench: skipping the debian-6.1-arm64 column: " + skip + "\n"; log.String() != want || out.Len() != 0 {
+		t.Errorf("log %q, table %q; want the log %q and no table", log.String(), out.String(), want)
+	}
+}

@@ -125,7 +125,7 @@ func run(stdout, stderr io.Writer, args []string) error {
 		return fmt.Errorf("parse arguments: -only %q: want main or arm64", o.only)
 	}
 	var rep, arm *report
-	var armName, armRelease, armSkip string
+	var armSkip string
 	if o.only != "arm64" {
 		b, err := newBench(o, o.kernel, stderr)
 		if err != nil {
@@ -144,28 +144,12 @@ func run(stdout, stderr io.Writer, args []string) error {
 		rep.print(stdout, b.o.kernel, b.release, filepath.Base(b.o.spec), b.o.runs)
 	}
 	if o.only != "main" && o.arm64 != "" {
-		armName = o.arm64
-		if armSkip = arm64Missing(o.kernels, o.arm64); armSkip != "" {
-			if o.only == "arm64" {
-				return fmt.Errorf("measure %s: %s", o.arm64, armSkip)
-			}
-			fmt.Fprintf(stderr, "bench: skipping the %s column: %s\n", o.arm64, armSkip)
-		} else {
-			b, err := newBench(o, o.arm64, stderr)
-			if err != nil {
-				return err
-			}
-			defer b.cleanup()
-			g, err := b.probeCost(arm64Hits, false)
-			if err != nil {
-				return err
-			}
-			arm = evaluateArm64(g)
-			armRelease = b.release
-			arm.printArm64(stdout, armName, armRelease)
+		var err error
+		if arm, armSkip, err = measureArm64(o, stdout, stderr); err != nil {
+			return err
 		}
 	}
-	printColumns(stdout, o.kernel, rep, armName, arm, armSkip)
+	printColumns(stdout, o.kernel, rep, o.arm64, arm, armSkip)
 	var errs []error
 	for _, r := range []*report{rep, arm} {
 		if r != nil {
