@@ -42,10 +42,9 @@ import (
 var testdata embed.FS
 
 const (
-	// hits is the number of vfs_read calls of the workload: dd with bs=1
-	// reads one byte per read(2).
-	hits     = 200000
-	workload = "dd if=/dev/zero of=/dev/null bs=1 count=200000"
+	// hits is the number of vfs_read calls of the workload on the main
+	// kernel: dd with bs=1 reads one byte per read(2).
+	hits = 200000
 	// countName is the module name in testdata/count.yaml.
 	countName = "kgbench_count"
 	// entryName is the module name in testdata/entry.yaml.
@@ -74,6 +73,8 @@ type options struct {
 	timeout time.Duration
 	keep    bool   // keep the work directory
 	fault   string // break the guest script on purpose (guestScript)
+	arm64   string // the arm64 kernel under kernels measured too ("" skips it)
+	only    string // "" (everything), "main" or "arm64"
 }
 
 func main() {
@@ -100,6 +101,8 @@ func run(stdout, stderr io.Writer, args []string) error {
 	fl.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for the VM run")
 	fl.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	fl.StringVar(&o.fault, "guest-fault", "", "break the guest on purpose to see bench fail: notimer (the timer read fails) or nocounters (kgen unload's counters are lost)")
+	fl.StringVar(&o.arm64, "arm64", "debian-6.1-arm64", "arm64 kernel under -kernels whose probe costs are measured too, in a second boot (skipped with its reason when not fetched; empty: not measured)")
+	fl.StringVar(&o.only, "only", "", "run one part only: main (-kernel's boot and the build times) or arm64 (-arm64's probe costs)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -109,43 +112,70 @@ func run(stdout, stderr io.Writer, args []string) error {
 	if o.runs < 1 {
 		return errors.New("parse arguments: -runs must be at least 1")
 	}
-	if _, err := guestScript(o.fault); err != nil {
+	if _, err := guestScript(o.fault, hits, true); err != nil {
 		return err
 	}
-	b, err := newBench(o, stderr)
-	if err != nil {
-		return err
+	switch o.only {
+	case "", "main":
+	case "arm64":
+		if o.arm64 == "" {
+			return errors.New("parse arguments: -only arm64 needs an -arm64 kernel")
+		}
+	default:
+		return fmt.Errorf("parse arguments: -only %q: want main or arm64", o.only)
 	}
-	defer b.cleanup()
-
-	g, err := b.probeCost()
-	if err != nil {
-		return err
+	var rep, arm *report
+	var armSkip string
+	if o.only != "arm64" {
+		b, err := newBench(o, o.kernel, stderr)
+		if err != nil {
+			return err
+		}
+		defer b.cleanup()
+		g, err := b.probeCost(hits, true)
+		if err != nil {
+			return err
+		}
+		var bt builds
+		if err := b.buildTimes(&bt); err != nil {
+			return err
+		}
+		rep = evaluate(g, bt)
+		rep.print(stdout, b.o.kernel, b.release, filepath.Base(b.o.spec), b.o.runs)
 	}
-	var bt builds
-	if err := b.buildTimes(&bt); err != nil {
-		return err
+	if o.only != "main" && o.arm64 != "" {
+		var err error
+		if arm, armSkip, err = measureArm64(o, stdout, stderr); err != nil {
+			return err
+		}
 	}
-	rep := evaluate(g, bt)
-	rep.print(stdout, b.o.kernel, b.release, filepath.Base(b.o.spec), b.o.runs)
-	return rep.err()
+	printColumns(stdout, o.kernel, rep, o.arm64, arm, armSkip)
+	var errs []error
+	for _, r := range []*report{rep, arm} {
+		if r != nil {
+			errs = append(errs, r.err())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // bench holds the resolved inputs and the work directory.
 type bench struct {
-	o       options
-	log     io.Writer
-	kgen    string // absolute
-	kdir    string
-	vmlinux string
-	release string
-	cc      string   // the kernel's own gcc when installed
-	makeEnv []string // KEY=VALUE lines of <kernel>/make.env
-	work    string
+	o         options
+	log       io.Writer
+	kgen      string // absolute
+	kernel    string // the kernel's name under kernels
+	kdir      string
+	vmlinux   string // what kgen vm boots: vmlinux, or an arm64 kernel's Image
+	release   string
+	cc        string   // the kernel's own gcc when installed
+	guestKgen string   // the guest's /bin/kgen: kgen, or kgen cross-built for arm64
+	makeEnv   []string // KEY=VALUE lines of <kernel>/make.env
+	work      string
 }
 
-func newBench(o options, log io.Writer) (*bench, error) {
-	b := &bench{o: o, log: log}
+func newBench(o options, kernel string, log io.Writer) (*bench, error) {
+	b := &bench{o: o, log: log, kernel: kernel}
 	var err error
 	if b.kgen, err = filepath.Abs(o.kgen); err != nil {
 		return nil, fmt.Errorf("resolve kgen: %w", err)
@@ -160,12 +190,12 @@ func newBench(o options, log io.Writer) (*bench, error) {
 		return nil, fmt.Errorf("find spec: %w; give one with -spec", err)
 	}
 	b.o = o
-	kd := filepath.Join(o.kernels, o.kernel)
+	kd := filepath.Join(o.kernels, kernel)
 	b.kdir = filepath.Join(kd, "kdir")
-	b.vmlinux = filepath.Join(kd, "vmlinux")
+	b.vmlinux = bootFile(kd)
 	for _, p := range []string{b.kdir, b.vmlinux} {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("find kernel %s: %w; fetch it with scripts/fetch-kernels.sh %s", o.kernel, err, o.kernel)
+			return nil, fmt.Errorf("find kernel %s: %w; fetch it with scripts/fetch-kernels.sh %s", kernel, err, kernel)
 		}
 	}
 	if rel, err := os.ReadFile(filepath.Join(kd, "release")); err == nil {
@@ -178,9 +208,16 @@ func newBench(o options, log io.Writer) (*bench, error) {
 			}
 		}
 	}
-	b.cc = kernelCC(b.kdir)
+	b.cc = kernelCC(b.kdir, b.makeVar("CROSS_COMPILE"))
 	if b.work, err = os.MkdirTemp("", "kgbench-"); err != nil {
 		return nil, fmt.Errorf("create work dir: %w", err)
+	}
+	b.guestKgen = b.kgen
+	if b.makeVar("ARCH") == "arm64" {
+		if b.guestKgen, err = b.buildGuestKgen("arm64"); err != nil {
+			b.cleanup()
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -197,21 +234,31 @@ func (b *bench) step(format string, a ...any) {
 	fmt.Fprintf(b.log, "bench: "+format+"\n", a...)
 }
 
-// kernelCC returns gcc-N for the kernel's CONFIG_GCC_VERSION when that
-// compiler is installed, else gcc: the floor module must build with the
-// compiler kgen picks, or the comparison is not like for like.
-func kernelCC(kdir string) string {
+// makeVar returns the value of NAME in the kernel's make.env, or "".
+func (b *bench) makeVar(name string) string {
+	for _, v := range b.makeEnv {
+		if val, ok := strings.CutPrefix(v, name+"="); ok {
+			return val
+		}
+	}
+	return ""
+}
+
+// kernelCC returns <cross>gcc-N for the kernel's CONFIG_GCC_VERSION when
+// that compiler is installed, else <cross>gcc: the floor module must build
+// with the compiler kgen picks, or the comparison is not like for like.
+func kernelCC(kdir, cross string) string {
 	cfg, err := os.ReadFile(filepath.Join(kdir, ".config"))
 	if err != nil {
-		return "gcc"
+		return cross + "gcc"
 	}
 	m := regexp.MustCompile(`(?m)^CONFIG_GCC_VERSION=(\d+)\d{4}$`).FindSubmatch(cfg)
 	if m == nil {
-		return "gcc"
+		return cross + "gcc"
 	}
-	cc := "gcc-" + string(m[1])
+	cc := cross + "gcc-" + string(m[1])
 	if _, err := exec.LookPath(cc); err != nil {
-		return "gcc"
+		return cross + "gcc"
 	}
 	return cc
 }
@@ -239,7 +286,10 @@ var configs = []struct{ key, label string }{
 // the verdicts check besides, and "KGBENCH unload <line>" for kgen
 // unload's counters table. It computes nothing: bench validates every
 // figure (see evaluate).
-func guestScript(fault string) (string, error) {
+//
+// n is the workload's reads; full adds the payload and process parts.
+func guestScript(fault string, n int, full bool) (string, error) {
+	workload := fmt.Sprintf("dd if=/dev/zero of=/dev/null bs=1 count=%d", n)
 	s := `set -e
 T=/sys/kernel/tracing
 now() { grep -m1 '^now at' /proc/timer_list | sed 's/^now at \([0-9]*\) nsecs.*/\1/'; }
@@ -307,9 +357,13 @@ echo "KGBENCH fact otst_left $(grep -c ' vfs_read+' /sys/kernel/debug/kprobes/li
 measure otst_fired
 kgen unload otst >&2
 measure base2
-sh ` + plDir + `/guest.sh || echo "KGBENCH fact pl_status $?"
+`
+	if full {
+		s += `sh ` + plDir + `/guest.sh || echo "KGBENCH fact pl_status $?"
 sh ` + prDir + `/guest.sh || echo "KGBENCH fact pr_status $?"
-echo KGBENCH done
+`
+	}
+	s += `echo KGBENCH done
 `
 	switch fault {
 	case "":
@@ -323,7 +377,10 @@ echo KGBENCH done
 	return s, nil
 }
 
-func (b *bench) probeCost() (guest, error) {
+// probeCost builds the modules and runs the guest script in one --icount
+// boot of b's kernel: n reads per run; full adds the payload and process
+// parts.
+func (b *bench) probeCost(n int, full bool) (guest, error) {
 	dir := filepath.Join(b.work, "vm")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return guest{}, fmt.Errorf("create vm dir: %w", err)
@@ -373,37 +430,44 @@ func (b *bench) probeCost() (guest, error) {
 		return guest{}, fmt.Errorf("build %s: %w; run bench from the repository root\n%s", otstSpec, err, out)
 	}
 	otstKo := filepath.Join(dir, "otst.ko")
-	pl, err := b.buildPayload()
-	if err != nil {
-		return guest{}, err
-	}
-	pr, err := b.buildProcess()
-	if err != nil {
-		return guest{}, err
+	var parts []string
+	if full {
+		pl, err := b.buildPayload()
+		if err != nil {
+			return guest{}, err
+		}
+		pr, err := b.buildProcess()
+		if err != nil {
+			return guest{}, err
+		}
+		parts = []string{"--add", pl + ":" + plDir, "--add", pr + ":" + prDir}
 	}
 
-	script, err := guestScript(b.o.fault)
+	script, err := guestScript(b.o.fault, n, full)
 	if err != nil {
 		return guest{}, err
 	}
 	if b.o.fault != "" {
 		b.step("guest fault %q: the verdicts must say invalid", b.o.fault)
 	}
-	b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline, then the payload kind's %d runs and the process kind's %d (a few minutes)", b.o.kernel, len(configs), len(plRuns), len(prRuns)+2)
+	if full {
+		b.step("booting %s with --icount: warm-up, baseline, %d configurations, baseline, then the payload kind's %d runs and the process kind's %d (a few minutes)", b.kernel, len(configs), len(plRuns), len(prRuns)+2)
+	} else {
+		b.step("booting %s with --icount: warm-up, baseline, %d configurations of %d reads, baseline (a few minutes)", b.kernel, len(configs), n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.timeout+time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, b.kgen, "vm", "--kernel", b.vmlinux, "--icount",
-		"--timeout", b.o.timeout.String(), "--kgen-binary", b.kgen,
-		"--add", floorKo+":/root/"+floorName+".ko",
-		"--add", filepath.Join(filepath.Dir(floorKo), kfloorName+".ko")+":/root/"+kfloorName+".ko",
-		"--add", entryKo+":/root/"+entryName+".ko",
-		"--add", filepath.Join(dir, stacksName+".ko")+":/root/"+stacksName+".ko",
-		"--add", filepath.Join(dir, stackevName+".ko")+":/root/"+stackevName+".ko",
-		"--add", countKo+":/root/"+countName+".ko",
-		"--add", otstKo+":/root/otst.ko",
-		"--add", pl+":"+plDir,
-		"--add", pr+":"+prDir,
-		"--", script)
+	args = []string{"vm", "--kernel", b.vmlinux, "--icount",
+		"--timeout", b.o.timeout.String(), "--kgen-binary", b.guestKgen,
+		"--add", floorKo + ":/root/" + floorName + ".ko",
+		"--add", filepath.Join(filepath.Dir(floorKo), kfloorName+".ko") + ":/root/" + kfloorName + ".ko",
+		"--add", entryKo + ":/root/" + entryName + ".ko",
+		"--add", filepath.Join(dir, stacksName+".ko") + ":/root/" + stacksName + ".ko",
+		"--add", filepath.Join(dir, stackevName+".ko") + ":/root/" + stackevName + ".ko",
+		"--add", countKo + ":/root/" + countName + ".ko",
+		"--add", otstKo + ":/root/otst.ko"}
+	args = append(append(args, parts...), "--", script)
+	cmd := exec.CommandContext(ctx, b.kgen, args...)
 	var guestErr bytes.Buffer
 	cmd.Stderr = &guestErr
 	pipe, err := cmd.StdoutPipe()
@@ -511,9 +575,9 @@ func (b *bench) buildPayload() (string, error) {
 			return "", fmt.Errorf("build payload %s: %w\n%s", s, err, o)
 		}
 	}
-	brd := filepath.Join(b.o.kernels, b.o.kernel, "modules", "ko", "brd.ko")
+	brd := filepath.Join(b.o.kernels, b.kernel, "modules", "ko", "brd.ko")
 	if err := copyFile(brd, filepath.Join(out, "brd.ko")); err != nil {
-		return "", fmt.Errorf("%w; extract the kernel's modules with scripts/extract-modules.sh %s", err, b.o.kernel)
+		return "", fmt.Errorf("%w; extract the kernel's modules with scripts/extract-modules.sh %s", err, b.kernel)
 	}
 	return out, nil
 }

@@ -152,7 +152,7 @@ func TestEvaluatePayload(t *testing.T) {
 // TestGuestScriptPayload checks that the main script runs the payload
 // part and that the part prints every run and fact the verdicts need.
 func TestGuestScriptPayload(t *testing.T) {
-	s, err := guestScript("")
+	s, err := guestScript("", hits, true)
 	if err != nil {
 		t.Fatal(err)
 	}

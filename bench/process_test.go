@@ -109,7 +109,7 @@ func TestEvaluateProcess(t *testing.T) {
 // TestGuestScriptProcess checks that the main script runs the process
 // part and that the part prints every fact the verdicts need.
 func TestGuestScriptProcess(t *testing.T) {
-	s, err := guestScript("")
+	s, err := guestScript("", hits, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,12 @@ import (
 // script's format, with the given extra instructions per hit for each
 // configuration and the baselines' drift (instructions over the run).
 func goodGuest(cost map[string]int64, drift int64) string {
-	const base = 80_000_000
+	return goodGuestN(cost, drift, hits)
+}
+
+// goodGuestN is goodGuest for runs of n reads.
+func goodGuestN(cost map[string]int64, drift, n int64) string {
+	base := 400 * n
 	var b strings.Builder
 	b.WriteString("[    0.000000] Linux version 6.1.0-57-amd64\n")
 	fmt.Fprintf(&b, "KGBENCH run warmup 1000000 %d\n", 1000000+base+5000)
@@ -24,31 +29,31 @@ func goodGuest(cost map[string]int64, drift int64) string {
 	}
 	run("base1", base)
 	for _, k := range []string{"floor", "count", "emit", "tracefs", "otst_idle", "otst_fired", "kfloor", "ecount", "eemit", "tracefs_p", "stacks", "stackev"} {
-		run(k, base+cost[k]*hits/10)
+		run(k, base+cost[k]*n/10)
 		switch k {
 		case "floor":
 			b.WriteString("KGBENCH fact floor_nmissed 0\n")
 		case "emit":
-			b.WriteString("KGBENCH unload probe      hits  filtered  nmissed  emitted\n" +
-				"KGBENCH unload vfs_read  400012         0        0   200006\n" +
-				"KGBENCH unload unloaded kgbench_count\n")
+			fmt.Fprintf(&b, "KGBENCH unload probe      hits  filtered  nmissed  emitted\n"+
+				"KGBENCH unload vfs_read  %d         0        0   %d\n"+
+				"KGBENCH unload unloaded kgbench_count\n", 2*n+12, n+6)
 		case "tracefs":
-			b.WriteString("KGBENCH fact tracefs_hits 200003\nKGBENCH fact tracefs_nmissed 0\n")
+			fmt.Fprintf(&b, "KGBENCH fact tracefs_hits %d\nKGBENCH fact tracefs_nmissed 0\n", n+3)
 		case "otst_idle":
 			b.WriteString("KGBENCH fact otst_left 0\n")
 		case "kfloor":
 			b.WriteString("KGBENCH fact kfloor_nmissed 0\n")
 		case "eemit":
-			b.WriteString("KGBENCH eunload probe      hits  filtered  nmissed  emitted\n" +
-				"KGBENCH eunload vfs_read  400012         0        0   200006\n" +
-				"KGBENCH eunload unloaded kgbench_entry\n")
+			fmt.Fprintf(&b, "KGBENCH eunload probe      hits  filtered  nmissed  emitted\n"+
+				"KGBENCH eunload vfs_read  %d         0        0   %d\n"+
+				"KGBENCH eunload unloaded kgbench_entry\n", 2*n+12, n+6)
 		case "tracefs_p":
-			b.WriteString("KGBENCH fact tracefs_p_hits 200003\nKGBENCH fact tracefs_p_nmissed 0\n")
+			fmt.Fprintf(&b, "KGBENCH fact tracefs_p_hits %d\nKGBENCH fact tracefs_p_nmissed 0\n", n+3)
 		case "stacks":
-			b.WriteString("KGBENCH fact stacks_dropped 0\nKGBENCH fact stacks_sum 200003\n")
+			fmt.Fprintf(&b, "KGBENCH fact stacks_dropped 0\nKGBENCH fact stacks_sum %d\n", n+3)
 		case "stackev":
-			b.WriteString("KGBENCH sunload probe      hits  filtered  nmissed  emitted\n" +
-				"KGBENCH sunload vfs_read  200003         0        0   200003\n")
+			fmt.Fprintf(&b, "KGBENCH sunload probe      hits  filtered  nmissed  emitted\n"+
+				"KGBENCH sunload vfs_read  %d         0        0   %d\n", n+3, n+3)
 		}
 	}
 	run("base2", base+drift)
@@ -166,17 +171,17 @@ func TestEvaluate(t *testing.T) {
 // TestGuestScriptFaults checks that each fault really breaks what it
 // names, and that an unknown one is refused.
 func TestGuestScriptFaults(t *testing.T) {
-	good, err := guestScript("")
+	good, err := guestScript("", hits, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for fault, gone := range map[string]string{"notimer": "/proc/timer_list", "nocounters": "kgen unload " + countName + " >/tmp/unload.txt"} {
-		s, err := guestScript(fault)
+		s, err := guestScript(fault, hits, true)
 		if err != nil || s == good || strings.Contains(s, gone) || !strings.Contains(good, gone) {
 			t.Errorf("fault %s: err %v; the script still has %q or the healthy one lacks it", fault, err, gone)
 		}
 	}
-	if _, err := guestScript("nope"); err == nil {
+	if _, err := guestScript("nope", hits, true); err == nil {
 		t.Error("unknown fault accepted")
 	}
 	// Every run and fact the verdicts need is printed by the script.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -15,14 +16,15 @@ func arm64Full() bool { return os.Getenv("KGEN_ARM64_FULL") == "1" }
 // TestVMArm64 boots the arm64 kernel once with every kind's example:
 // kretprobe's argument and return value (arm64 passes them in x0-x7 and
 // x0), otst's one-time stack, process's exec and exit, and a payload's
-// dump_stack on Debian's arm64 brd.
+// dump_stack on Debian's arm64 brd, and probetest's group module armed on
+// real functions.
 func TestVMArm64(t *testing.T) {
 	if arm64Full() {
 		t.Skip("KGEN_ARM64_FULL=1: the full scenarios run on arm64 instead")
 	}
 	k := needVM(t, arm64Kernel)
 	g := guest{
-		Specs:   []string{"../examples/kretprobe.yaml", "../examples/otst.yaml", "../examples/process.yaml", "../examples/payload.yaml"},
+		Specs:   []string{"../examples/kretprobe.yaml", "../examples/otst.yaml", "../examples/process.yaml", "../examples/payload.yaml", "../examples/probetest.yaml"},
 		Script:  "testdata/arm64.sh",
 		Timeout: "5m",
 		Extra: func(t *testing.T, k kernel) []string {
@@ -37,7 +39,7 @@ func TestVMArm64(t *testing.T) {
 }
 
 func checkArm64(t *testing.T, s map[string]string) {
-	for _, sec := range []string{"kretprobe", "otst", "process", "payload"} {
+	for _, sec := range []string{"kretprobe", "otst", "process", "payload", "probetest"} {
 		for i, rc := range rcs(s[sec]) {
 			if rc != "0" {
 				t.Errorf("%s: status %d is %s, want 0:\n%s", sec, i, rc, s[sec])
@@ -77,6 +79,45 @@ func checkArm64(t *testing.T, s map[string]string) {
 	if !regexp.MustCompile(`brd_\w+(\.\w+)*\+0x[0-9a-f]+/0x[0-9a-f]+ \[brd\]`).MatchString(s["payload-dmesg"]) {
 		t.Errorf("payload: no dump_stack with a brd frame in the kernel log:\n%s", s["payload-dmesg"])
 	}
+	checkArm64Probetest(t, s)
+}
+
+// arm64PtCalled are the functions arm64.sh stages that its workload (dd
+// and sync, which busybox runs in a forked shell without an exec) calls
+// while they are armed.
+var arm64PtCalled = []string{"vfs_read", "vfs_write", "ksys_read", "ksys_write", "ksys_sync",
+	"__arm64_sys_read", "__arm64_sys_write", "__arm64_sys_openat", "__arm64_sys_sync", "__arm64_sys_close",
+	"do_sys_openat2", "do_filp_open", "filp_close", "fput", "iterate_supers",
+	"kernel_clone", "wake_up_new_task", "do_exit", "do_group_exit"}
+
+// checkArm64Probetest checks the probetest section as TestVMProbetest
+// does on amd64: every called function registered (errno 0) and hit, the
+// uncalled one registered and not hit, kprobes' refusal of notify_die
+// (blacklisted) and the nonexistent names with their errno. jiffies, which
+// x86 refuses with -EINVAL (a data symbol), is a name kprobes does not
+// find at all on Debian's arm64 6.1: -ENOENT.
+func checkArm64Probetest(t *testing.T, s map[string]string) {
+	if n := len(rcs(s["probetest"])); n != 5 {
+		t.Errorf("probetest: %d statuses, want 5 (load, stage, arm, disarm, unload):\n%s", n, s["probetest"])
+	}
+	c := ptCounts(s["probetest-counts"])
+	if want := len(arm64PtCalled) + 4; len(c) != want {
+		t.Errorf("probetest: %d functions listed, want %d:\n%s", len(c), want, s["probetest-counts"])
+	}
+	for _, f := range arm64PtCalled {
+		if c[f][0] <= 0 || c[f][1] != 0 {
+			t.Errorf("probetest %s: hits %d errno %d, want hits > 0, errno 0", f, c[f][0], c[f][1])
+		}
+	}
+	want := map[string][2]int64{"__arm64_sys_reboot": {0, 0}, "notify_die": {0, -22}, "jiffies": {0, -2}, "no_such_function_x": {0, -2}}
+	for f, w := range want {
+		if got, ok := c[f]; !ok || got != w {
+			t.Errorf("probetest %s: hits and errno %v, want %v", f, got, w)
+		}
+	}
+	start, _ := strconv.ParseFloat(strings.Fields(s["probetest"] + " x")[0], 64)
+	end, _ := strconv.ParseFloat(strings.TrimSpace(s["probetest-time"]), 64)
+	t.Logf("probetest section: %.2f s of guest time", end-start)
 }
 
 // withoutVMModules drops from a /proc/modules listing the modules kgen vm

@@ -51,4 +51,27 @@ kgen unload brd >/dev/null; echo "rc=$?"
 kgen unload payload_dump_stack >/dev/null; echo "rc=$?"
 sec payload-dmesg
 dmesg
+
+# probetest: the group module armed on real functions over a small
+# workload (dd and sync: busybox runs its applets in a forked shell, no
+# exec)
+sec probetest
+P=/sys/kernel/debug/kgen/probetest
+cut -d' ' -f1 /proc/uptime
+kgen load probetest.ko >/dev/null 2>&1; echo "rc=$?"
+printf '%s\n' vfs_read vfs_write ksys_read ksys_write ksys_sync \
+	__arm64_sys_read __arm64_sys_write __arm64_sys_openat __arm64_sys_sync \
+	__arm64_sys_close do_sys_openat2 do_filp_open filp_close fput iterate_supers \
+	kernel_clone wake_up_new_task do_exit do_group_exit \
+	__arm64_sys_reboot notify_die jiffies no_such_function_x >$P/probes; echo "rc=$?"
+echo arm >$P/ctl; echo "rc=$?"
+dd if=/proc/version of=/dev/null bs=1 count=10 2>/dev/null
+sync
+echo disarm >$P/ctl; echo "rc=$?"
+cat $P/probes >/tmp/ptcounts
+kgen unload probetest >/dev/null 2>&1; echo "rc=$?"
+sec probetest-counts
+cat /tmp/ptcounts
+sec probetest-time
+cut -d' ' -f1 /proc/uptime
 sec end
