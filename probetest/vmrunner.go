@@ -375,7 +375,8 @@ var reFunc = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
 // ListFunctions boots the kernel once and returns every function kprobes
 // could take: the guest's available_filter_functions (built-in ones, not
-// modules') minus /sys/kernel/debug/kprobes/blacklist, sorted.
+// modules', and not ftrace's __ftrace_invalid_address___ placeholders)
+// minus /sys/kernel/debug/kprobes/blacklist, sorted.
 func (r *VMRunner) ListFunctions(ctx context.Context) ([]string, error) {
 	var out bytes.Buffer
 	res, err := vm.Run(ctx, vm.Config{
@@ -423,7 +424,9 @@ func parseFunctionList(s string) []string {
 			}
 			name = f[0]
 		}
-		if reFunc.MatchString(name) {
+		// ftrace lists the overridden weak functions it cannot trace as
+		// __ftrace_invalid_address___<offset>: not functions.
+		if reFunc.MatchString(name) && !strings.HasPrefix(name, "__ftrace_invalid_address__") {
 			cur[name] = true
 		}
 	}

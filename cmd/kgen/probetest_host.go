@@ -130,6 +130,11 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 	if err := os.MkdirAll(f.dir, 0o755); err != nil {
 		return fmt.Errorf("probe-test: %w", err)
 	}
+	unlock, err := lockDir(f.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	r := &probetest.HostRunner{Module: f.host.ko, Workload: f.workload, Dir: f.dir, Timeout: f.timeout, Log: stderr,
 		LastBootLog: probetest.JournalLastBoot}
 	if r.Workload != "" {
