@@ -159,7 +159,11 @@ func newProbeTestState(ctx context.Context, f probeTestFlags, r functionLister, 
 	case f.probes != "":
 		funcs, bad, err = probetest.ReadList(f.probes)
 	case f.all || f.glob != "":
-		fmt.Fprintln(stderr, "probe-test: listing the kernel's functions (one boot)")
+		if f.host.on {
+			fmt.Fprintln(stderr, "probe-test: listing the running kernel's functions")
+		} else {
+			fmt.Fprintln(stderr, "probe-test: listing the kernel's functions (one boot)")
+		}
 		funcs, err = r.ListFunctions(ctx)
 		if err == nil {
 			err = probetest.WriteFileSync(filepath.Join(f.dir, "probes.all"), []byte(joinLines(funcs)))
