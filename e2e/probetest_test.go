@@ -104,6 +104,10 @@ type ptSweep struct {
 	kills  []int // SIGKILL kgen once state.json records this many groups run
 	// perBoot is --per-boot; 0 = the default (several groups a guest).
 	perBoot int
+	// warner, when set, is listed too: while it is armed the fixture's
+	// workload logs a WARNING line that does not panic the guest, so it
+	// must end failed with that line.
+	warner string
 }
 
 // ptList is the fixture's list: the ordinary functions 0..n-1, the
@@ -127,7 +131,7 @@ func ptList(n int, crashers ...string) []string {
 // with their errno, within the boot bound.
 func TestVMProbeTestSweep(t *testing.T) {
 	for _, sw := range []ptSweep{
-		{kernel: "debian-6.1", list: ptList(100, "ptfix_crash_a", "ptfix_crash_b"), group: 40, jobs: 2, kills: []int{3, 8}},
+		{kernel: "debian-6.1", list: append(ptList(100, "ptfix_crash_a", "ptfix_crash_b"), "vfs_fsync"), group: 40, jobs: 2, kills: []int{3, 8}, warner: "vfs_fsync"},
 		{kernel: "debian-5.10", list: ptList(4, "ptfix_crash_b"), group: 16, jobs: 1, perBoot: 1},
 		{kernel: "debian-6.12", list: ptList(4, "ptfix_crash_a"), group: 16, jobs: 1},
 		{kernel: arm64Kernel, list: ptList(4, "ptfix_crash_b"), group: 16, jobs: 1},
@@ -186,13 +190,24 @@ func (sw ptSweep) run(t *testing.T) {
 			untrig = append(untrig, f)
 		}
 	}
-	if !slices.Equal(files[probetest.Failed], crashers) {
-		t.Errorf("failed %v, want exactly the crashers %v", files[probetest.Failed], crashers)
+	wantFailed := slices.Clone(crashers)
+	if sw.warner != "" {
+		wantFailed = append(wantFailed, sw.warner)
+		slices.Sort(wantFailed)
+	}
+	if !slices.Equal(files[probetest.Failed], wantFailed) {
+		t.Errorf("failed %v, want exactly %v", files[probetest.Failed], wantFailed)
 	}
 	for _, f := range crashers {
 		b, err := os.ReadFile(filepath.Join(out, "crash", f+".txt"))
 		if err != nil || !strings.Contains(string(b), "kernel BUG at") {
 			t.Errorf("crash/%s.txt: %v, want the console tail with the BUG", f, err)
+		}
+	}
+	if sw.warner != "" {
+		b, err := os.ReadFile(filepath.Join(out, "crash", sw.warner+".txt"))
+		if err != nil || !strings.Contains(string(b), "WARNING: kgen e2e") {
+			t.Errorf("crash/%s.txt: %v, want the console tail with the WARNING", sw.warner, err)
 		}
 	}
 	for _, f := range untrig {
@@ -212,6 +227,9 @@ func (sw ptSweep) run(t *testing.T) {
 	if err != nil || s == nil {
 		t.Fatalf("state: %v", err)
 	}
+	if sw.warner != "" && !strings.Contains(s.Funcs[sw.warner].Crash, "WARNING: kgen e2e") {
+		t.Errorf("%s: crash line %q, want the logged WARNING", sw.warner, s.Funcs[sw.warner].Crash)
+	}
 	errnos := map[string]int{"jiffies": -22, "notify_die": -22, "ptfix_no_such_fn": -2, "not a symbol": -22}
 	if sw.kernel == arm64Kernel {
 		errnos["jiffies"] = -2 // no name kprobes finds there (TestVMArm64)
@@ -225,11 +243,11 @@ func (sw ptSweep) run(t *testing.T) {
 	n := len(sw.list) - 1
 	crashAt := map[int]bool{}
 	for i, f := range sw.list {
-		if strings.HasPrefix(f, "ptfix_crash_") {
+		if strings.HasPrefix(f, "ptfix_crash_") || f == sw.warner && f != "" {
 			crashAt[i] = true
 		}
 	}
-	bound := probetest.Bound(n, len(crashers), sw.group)
+	bound := probetest.Bound(n, len(wantFailed), sw.group)
 	t.Logf("boots %d; bound %d; the seed's scheme (1000-function buckets) %d", s.Boots, bound, probetest.SeedBoots(n, crashAt, 1000))
 	if s.Boots > bound {
 		t.Errorf("boots %d above the bound k*ceil(log2(N/k)) + 2k + ceil(N/G) = %d", s.Boots, bound)

@@ -102,6 +102,8 @@ func TestBatchStream(t *testing.T) {
 		reported []string // "i:fn=hits" of each report, in order
 		pending  bool     // the last group ended and awaits the guest's end
 		cur      int
+		bad      int // the group the guest called bad; -1 = none (0 is never the default: set below)
+		badLine  string
 		err      string
 	}{
 		{name: "none", out: "booting\n", cur: -1},
@@ -113,12 +115,17 @@ func TestBatchStream(t *testing.T) {
 		{name: "skipped mark", out: groupMark + " 1\n", cur: -1, err: "unexpected"},
 		{name: "no counts", out: groupMark + " 0\n" + groupMark + " 1\n", cur: 0, err: "without its counts"},
 		{name: "bad counts", out: groupMark + " 0\n" + block("a x 0"), cur: 0, err: "bad line"},
+		{name: "bad after its counts", out: groupMark + " 0\n" + block("a 1 0") + badMark + " 0 WARNING: CPU: 0 PID: 1 at x\n" + groupMark + " 1\n",
+			cur: 0, bad: 0, badLine: "WARNING: CPU: 0 PID: 1 at x"},
+		{name: "bad in the second", out: groupMark + " 0\n" + block("a 1 0") + groupMark + " 1\n" + block("a 2 0") + badMark + " 1 BUG: x\n",
+			reported: []string{"0:a=1"}, cur: 1, bad: 1, badLine: "BUG: x"},
+		{name: "bad before its counts", out: groupMark + " 0\n" + badMark + " 0 BUG: x\n", cur: 0, bad: -1, err: "unexpected"},
 		{name: "beyond the batch", out: groupMark + " 0\n" + block("a 1 0") + groupMark + " 1\n" + block("a 1 0") + groupMark + " 2\n",
 			reported: []string{"0:a=1"}, cur: 1, pending: true, err: "unexpected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			b := &batchStream{n: 2, cur: -1, progress: make(chan struct{}, 1), cancel: func() {},
+			b := &batchStream{n: 2, cur: -1, bad: -1, progress: make(chan struct{}, 1), cancel: func() {},
 				done: func(i int, o Outcome) error {
 					for fn, h := range o.Hits {
 						got = append(got, fmt.Sprintf("%d:%s=%d", i, fn, h))
@@ -134,6 +141,12 @@ func TestBatchStream(t *testing.T) {
 			}
 			if b.cur != tc.cur || (b.pending != nil) != tc.pending {
 				t.Errorf("cur %d pending %v, want %d %v", b.cur, b.pending != nil, tc.cur, tc.pending)
+			}
+			if tc.bad == 0 && tc.badLine == "" {
+				tc.bad = -1
+			}
+			if b.bad != tc.bad || b.badLine != tc.badLine {
+				t.Errorf("bad %d %q, want %d %q", b.bad, b.badLine, tc.bad, tc.badLine)
 			}
 			if tc.err == "" && b.err != nil || tc.err != "" && (b.err == nil || !strings.Contains(b.err.Error(), tc.err)) {
 				t.Errorf("err %v, want %q", b.err, tc.err)

@@ -241,6 +241,7 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if err := writeKmsg(r.Kmsg, mark); err != nil {
+		removeSync(host) // nothing was loaded: a reboot now is not this group's
 		return Outcome{}, err
 	}
 	o, err := r.runGroup(ctx, funcs)

@@ -69,6 +69,10 @@ const (
 	beginMark = "KGEN-PTEST-BEGIN"
 	endMark   = "KGEN-PTEST-END"
 	groupMark = "KGEN-PTEST-GROUP"
+	badMark   = "KGEN-PTEST-BAD"
+	// lockdepOff is the bad line of a group after which lockdep had
+	// turned itself off (it does at its first report).
+	lockdepOff = "lockdep turned itself off (debug_locks 0)"
 )
 
 // GuestAppend is added to a probe-test guest's command line: an oops or
@@ -79,7 +83,12 @@ const GuestAppend = "oops=panic panic_on_warn=1"
 // batchScript loads the module and, for each of n groups, stages and
 // arms the group's list, runs the workload (its status does not matter:
 // only the kernel's does), disarms, prints the counts between the marks
-// and forgets the group.
+// and forgets the group. Then it greps the kernel log the group wrote
+// (emptied as the group starts) for what the console scanner calls sick
+// (/root/ptest.bad): a checker's report or the like does not panic the
+// guest, and the console is read apart from the output, so only the
+// guest can say for sure which group logged it. A group with such a
+// line is reported as bad and ends the guest.
 func batchScript(n int) string {
 	return `mount -t debugfs none /sys/kernel/debug 2>/dev/null
 for m in /root/ptest.preload/*.ko; do [ -e "$m" ] || continue; insmod "$m" || exit 3; done
@@ -87,6 +96,7 @@ insmod /root/` + ModuleName + `.ko || exit 4
 D=/sys/kernel/debug/kgen/` + ModuleName + `
 i=0
 while [ $i -lt ` + strconv.Itoa(n) + ` ]; do
+	dmesg -c >/dev/null
 	echo ` + groupMark + ` $i
 	cat /root/ptest.funcs.$i > $D/probes || exit 5
 	echo arm > $D/ctl || exit 6
@@ -96,6 +106,14 @@ while [ $i -lt ` + strconv.Itoa(n) + ` ]; do
 	cat $D/probes || exit 8
 	echo ` + endMark + `
 	echo clear > $D/ctl || exit 9
+	bad=$(dmesg | grep -F -f /root/ptest.bad | head -n 1)
+	if [ -z "$bad" ] && grep -q '^ *debug_locks: *0' /proc/lockdep_stats 2>/dev/null; then
+		bad="` + lockdepOff + `"
+	fi
+	if [ -n "$bad" ]; then
+		echo "` + badMark + ` $i $bad"
+		exit 0
+	fi
 	i=$((i+1))
 done
 rmmod ` + ModuleName + `
@@ -133,9 +151,14 @@ func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(in
 			return fmt.Errorf("run groups: %w", err)
 		}
 	}
+	bad := filepath.Join(dir, "ptest.bad")
+	if err := os.WriteFile(bad, []byte(strings.Join(vm.BadNeedles(), "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("run groups: %w", err)
+	}
 	adds := []vm.Add{
 		{Src: r.Module, Dst: "/root/" + ModuleName + ".ko"},
 		{Src: wl, Dst: "/root/ptest.workload"},
+		{Src: bad, Dst: "/root/ptest.bad"},
 	}
 	for i, funcs := range groups {
 		list := filepath.Join(dir, "ptest.funcs."+strconv.Itoa(i))
@@ -154,7 +177,7 @@ func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(in
 	}
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st := &batchStream{n: len(groups), cur: -1, done: done, progress: make(chan struct{}, 1), cancel: cancel}
+	st := &batchStream{n: len(groups), cur: -1, bad: -1, done: done, progress: make(chan struct{}, 1), cancel: cancel}
 	// The watchdog: no mark for timeout is a hang.
 	var hung atomic.Bool
 	stop := make(chan struct{})
@@ -193,14 +216,25 @@ func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(in
 	}
 	var crash *Outcome
 	var ge *vm.GuestError
+	isGE := errors.As(err, &ge)
 	switch {
-	case hung.Load():
+	case st.bad >= 0:
+		// The guest said which group logged a sick line; the console
+		// scanner's view of it, when it saw it too, has the tail.
+		crash = &Outcome{Crashed: true, Reason: "report", Line: st.badLine}
+		if isGE {
+			crash.Reason, crash.Tail = ge.Reason, ge.Tail
+		} else if res != nil {
+			crash.Tail = lastLines(string(res.Console), 60)
+		}
+		return st.report(st.bad, *crash)
+	case hung.Load() && err != nil:
 		tail := ""
 		if res != nil {
 			tail = lastLines(string(res.Console), 60)
 		}
 		crash = &Outcome{Crashed: true, Reason: "timeout", Line: fmt.Sprintf("no progress for %v: hung", timeout), Tail: tail}
-	case errors.As(err, &ge):
+	case isGE:
 		crash = &Outcome{Crashed: true, Reason: ge.Reason, Line: ge.Line, Tail: ge.Tail}
 	case err != nil:
 		return err
@@ -230,6 +264,8 @@ type batchStream struct {
 	n        int
 	line     []byte
 	cur      int // the group started last; -1 before the first
+	bad      int // the group the guest found a sick log line after; -1 = none
+	badLine  string
 	in       bool
 	block    strings.Builder
 	pending  *Outcome // cur's counts, cur not confirmed yet
@@ -268,7 +304,21 @@ func (b *batchStream) handle(line string) {
 		b.err = err
 		b.cancel()
 	}
+	if b.bad >= 0 {
+		return // the guest is ending: nothing after its verdict counts
+	}
 	switch {
+	case strings.HasPrefix(line, badMark+" "):
+		f := strings.SplitN(strings.TrimPrefix(line, badMark+" "), " ", 2)
+		i, err := strconv.Atoi(f[0])
+		if err != nil || i != b.cur || b.pending == nil {
+			fail(fmt.Errorf("read the guest's output: unexpected %q in group %d", line, b.cur))
+			return
+		}
+		b.bad, b.pending = i, nil
+		if len(f) == 2 {
+			b.badLine = f[1]
+		}
 	case strings.HasPrefix(line, groupMark+" "):
 		i, err := strconv.Atoi(strings.TrimPrefix(line, groupMark+" "))
 		if err != nil || i != b.cur+1 || i >= b.n {

@@ -71,6 +71,16 @@ func classify(line string) string {
 // probe-test --host reads /dev/kmsg).
 func Classify(line string) string { return classify(line) }
 
+// BadNeedles returns every fixed string whose presence in a kernel log
+// line makes Classify call it sick, for a guest that greps its own log.
+func BadNeedles() []string {
+	var n []string
+	for _, p := range badPatterns {
+		n = append(n, p.needles...)
+	}
+	return n
+}
+
 // severity orders reasons: see badPatterns.
 func severity(reason string) int {
 	for _, p := range badPatterns {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -70,6 +71,10 @@ same command again after any interruption to resume; --fresh starts over.`,
 }
 
 func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Writer) error {
+	// Ctrl-C or SIGTERM: the guests are stopped, an armed host group is
+	// disarmed and unloaded, and the saved state resumes the run.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if f.host.on {
 		return runProbeTestHost(ctx, f, stdout, stderr)
 	}
@@ -129,7 +134,7 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 		}
 	}
 	if s != nil {
-		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d boots so far\n", f.dir, len(s.Jobs), s.Boots)
+		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d groups run in %d boots so far\n", f.dir, len(s.Jobs), s.Groups, s.Boots)
 	} else {
 		if s, err = newProbeTestState(ctx, f, r, stderr); err != nil {
 			return err

@@ -147,7 +147,14 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 		if err != nil {
 			return fmt.Errorf("probe-test: find kgen's own path for the resume unit: %w (or pass --no-unit)", err)
 		}
-		args, err := hostUnitArgs(exe, f)
+		uf := f
+		if uf.host.ko == "" {
+			// The unit runs at boot without this shell's $KDIR.
+			if kdir, err := kbuild.FindKDIR(uf.kdir); err == nil {
+				uf.kdir = kdir
+			}
+		}
+		args, err := hostUnitArgs(exe, uf)
 		if err != nil {
 			return err
 		}
@@ -160,6 +167,13 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 		default:
 			fmt.Fprintf(stderr, "probe-test: wrote /etc/systemd/system/%s: the run resumes by itself after a reboot\n", probetest.UnitName)
 			defer func() {
+				if ctx.Err() != nil {
+					// Stopped by a signal (a shutdown's SIGTERM, too): the
+					// group was disarmed and unloaded; the unit resumes
+					// the run at the next boot.
+					fmt.Fprintf(stderr, "probe-test: stopped; %s stays and resumes the run at the next boot (or run the same command again)\n", probetest.UnitName)
+					return
+				}
 				if err := u.Remove(); err != nil {
 					fmt.Fprintf(stderr, "probe-test: %v\n", err)
 				}
@@ -173,7 +187,7 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 		}
 	}
 	if s != nil {
-		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d groups run so far\n", f.dir, len(s.Jobs), s.Boots)
+		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d groups run so far\n", f.dir, len(s.Jobs), s.Groups)
 	} else {
 		if f.fresh {
 			// A record of the last run's armed group is not this run's.
