@@ -165,7 +165,8 @@ func TestRunGuestErrors(t *testing.T) {
 		// console as a kernel WARN(), so this checks the detection end
 		// to end; the command's status is still passed on.
 		{"warning", "echo '<4>WARNING: CPU: 0 PID: 1 at kgen-test' > /dev/kmsg", 90 * time.Second, ErrWarning, "WARNING: CPU: 0 PID: 1 at kgen-test", 0},
-		{"timeout", "echo started; sleep 100", 10 * time.Second, ErrTimeout, "no exit after 10s", -1},
+		// 30 s: a boot on a loaded 2-CPU host can take more than 10.
+		{"timeout", "echo started; sleep 100", 30 * time.Second, ErrTimeout, "no exit after 30s", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
