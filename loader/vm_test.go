@@ -140,7 +140,9 @@ func TestGuestLoadTraceUnload(t *testing.T) {
 				!strings.HasSuffix(e.StackSyms[1], " [kgen_testmod]") {
 				t.Errorf("stack not symbolised: %q", e.StackSyms)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
+			// 30 s: the first event waits for kallsyms to be read
+			// (Symbolize) in a TCG guest, slow on a loaded host.
 			t.Fatalf("event %d did not arrive", i)
 		}
 	}
