@@ -93,9 +93,6 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	if f.jobs < 1 {
 		f.jobs = max(1, runtime.NumCPU()/f.smp)
 	}
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
-		return fmt.Errorf("probe-test: %w", err)
-	}
 	unlock, err := lockDir(f.dir)
 	if err != nil {
 		return err
@@ -192,10 +189,13 @@ func newProbeTestState(ctx context.Context, f probeTestFlags, r functionLister, 
 	return s, nil
 }
 
-// lockDir takes DIR/lock for this process (released when it exits, even
-// by SIGKILL): two runs on one directory would overwrite each other's
-// state.
+// lockDir creates dir if need be and takes DIR/lock for this process
+// (released when it exits, even by SIGKILL): two runs on one directory
+// would overwrite each other's state.
 func lockDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("probe-test: %w", err)
+	}
 	name := filepath.Join(dir, "lock")
 	fd, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {

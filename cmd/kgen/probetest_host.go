@@ -127,9 +127,6 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 		return fmt.Errorf("probe-test: %w", err)
 	}
 	f.dir = dir
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
-		return fmt.Errorf("probe-test: %w", err)
-	}
 	unlock, err := lockDir(f.dir)
 	if err != nil {
 		return err

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestLockDir(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "new") // created by lockDir
 	unlock, err := lockDir(dir)
 	if err != nil {
 		t.Fatal(err)
