@@ -75,13 +75,19 @@ func init() {
 	Register(KindOtst, func() Kind { return &Otst{} })
 }
 
-// Default fills proc, mode, shots and max_symbols. An explicit 0 for
-// shots or max_symbols is an error, not a request for the default.
+// Default fills proc, mode, shots and max_symbols. An explicit "" for
+// proc or mode, or 0 for shots or max_symbols, is an error, not a
+// request for the default.
 func (o *Otst) Default(v *Validator) {
-	if o.Proc == "" && o.Name != "" {
+	if o.Proc == "" && v.Has("proc") {
+		v.Errorf("proc", "is empty; omit it for the default, driver/<name>")
+	} else if o.Proc == "" && o.Name != "" {
 		o.Proc = "driver/" + o.Name
 	}
 	if o.Mode == "" {
+		if v.Has("mode") {
+			v.Errorf("mode", "is empty; omit it for the default, %q", DefaultOtstMode)
+		}
 		o.Mode = DefaultOtstMode
 	}
 	if o.Shots == 0 {
