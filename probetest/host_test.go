@@ -150,6 +150,20 @@ func TestUnitText(t *testing.T) {
 	}
 }
 
+// TestUnitDescription: a directory name cannot add a setting to the unit.
+func TestUnitDescription(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"/var/lib/kgen/run 1", "/var/lib/kgen/run 1"},
+		{"/tmp/$HOME", "/tmp/$HOME"},
+		{"/tmp/100%", "/tmp/100%%"},
+		{"/tmp/a\nExecStartPre=/bin/evil", "/tmp/a?ExecStartPre=/bin/evil"},
+	} {
+		if got := unitDescription(tt.in); got != tt.want {
+			t.Errorf("unitDescription(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 // TestUnitQuote: systemd.syntax(7) quoting of ExecStart= words.
 func TestUnitQuote(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{

@@ -340,16 +340,27 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 		}
 		return nil
 	}
+	// failed unloads after a failed stage or arm. An oops in between (the
+	// arm write registers the kprobes) is the group's crash, not kgen's
+	// error.
+	failed := func(err error) (Outcome, error) {
+		err = errors.Join(err, unload())
+		if o := klog.scan(); o.Crashed {
+			r.logf("%v", err)
+			return o, nil
+		}
+		return Outcome{}, err
+	}
 	d := r.moduleDir()
 	probes := filepath.Join(d, "probes")
 	if err := os.WriteFile(probes, []byte(strings.Join(funcs, "\n")+"\n"), 0); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			err = fmt.Errorf("%w: the group module takes fewer functions than --group (%d): build it with a larger max_probes", err, len(funcs))
 		}
-		return Outcome{}, errors.Join(fmt.Errorf("stage the group: %w", err), unload())
+		return failed(fmt.Errorf("stage the group: %w", err))
 	}
 	if err := writeCtl(filepath.Join(d, "ctl"), "arm"); err != nil {
-		return Outcome{}, errors.Join(err, unload())
+		return failed(err)
 	}
 	hung, werr := r.workload(ctx)
 	derr := writeCtl(filepath.Join(d, "ctl"), "disarm")

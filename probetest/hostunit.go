@@ -53,7 +53,7 @@ func (u Unit) Text() string {
 	b.WriteString("# Written by kgen probe-test --host at the start of a run; removed at its end.\n")
 	b.WriteString("# It runs the same command again at boot, to resume after a crash rebooted the machine.\n")
 	b.WriteString("[Unit]\n")
-	fmt.Fprintf(&b, "Description=kgen probe-test: resume the sweep in %s\n", unitEscape(u.Dir))
+	fmt.Fprintf(&b, "Description=kgen probe-test: resume the sweep in %s\n", unitDescription(u.Dir))
 	b.WriteString("After=local-fs.target\n\n")
 	b.WriteString("[Service]\nType=oneshot\n")
 	quoted := make([]string, len(u.Args))
@@ -64,6 +64,19 @@ func (u Unit) Text() string {
 	b.WriteString("TimeoutStartSec=infinity\nStandardOutput=journal+console\nStandardError=journal+console\n\n")
 	b.WriteString("[Install]\nWantedBy=multi-user.target\n")
 	return b.String()
+}
+
+// unitDescription makes s safe in Description=: specifiers (%) doubled,
+// control characters (a newline would start a new setting) shown as ?.
+// systemd expands no variables there, so $ stays as it is.
+func unitDescription(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	return strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return '?'
+		}
+		return c
+	}, s)
 }
 
 // unitEscape doubles what systemd would expand in any unit setting:

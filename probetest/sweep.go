@@ -199,7 +199,8 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 	return WriteResults(s, o.Dir)
 }
 
-// progressLine: functions done, groups pending and in flight, boots,
+// progressLine: functions done, groups pending (and how many of them
+// running guests have taken, started or queued in the guest), boots,
 // functions per result, and an ETA from this session's pace (the pace
 // already includes running the guests side by side).
 func progressLine(s *State, inFlight, sessionGroups int, elapsed time.Duration) string {
@@ -212,7 +213,7 @@ func progressLine(s *State, inFlight, sessionGroups int, elapsed time.Duration) 
 	} else if len(s.Jobs) == 0 {
 		eta = "0s"
 	}
-	return fmt.Sprintf("probe-test: level %d/%d, functions %d/%d done, groups pending %d (%d in flight), done %d, boots %d; passed %d failed %d untriggered %d unregistered %d; ETA %s",
+	return fmt.Sprintf("probe-test: level %d/%d, functions %d/%d done, groups pending %d (%d taken by running guests), done %d, boots %d; passed %d failed %d untriggered %d unregistered %d; ETA %s",
 		s.Level, s.Levels, done, len(s.Order), len(s.Jobs), inFlight, s.Groups, s.Boots,
 		c[Passed], c[Failed], c[Untriggered], c[Unregistered], eta)
 }

@@ -124,21 +124,12 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 		}
 		r.Adds = append(r.Adds, add)
 	}
-	var s *probetest.State
-	if !f.fresh {
-		if s, err = probetest.LoadState(f.dir); err != nil {
-			return err
-		}
+	s, resumed, err := probeTestState(ctx, f, r, stderr)
+	if err != nil {
+		return err
 	}
-	if s != nil {
+	if resumed {
 		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d groups run in %d boots so far\n", f.dir, len(s.Jobs), s.Groups, s.Boots)
-	} else {
-		if s, err = newProbeTestState(ctx, f, r, stderr); err != nil {
-			return err
-		}
-		if err := s.Save(f.dir); err != nil {
-			return err
-		}
 	}
 	ko, err := probetest.BuildModule(ctx, kbuild.Config{KDIR: kdir, ExtraMake: makeEnv, Version: version, Log: stderr},
 		max(s.Group, 1), filepath.Join(f.dir, "module"))
@@ -151,6 +142,21 @@ func runProbeTest(ctx context.Context, f probeTestFlags, stdout, stderr io.Write
 	}
 	fmt.Fprint(stdout, probetest.Summary(s))
 	return nil
+}
+
+// probeTestState resumes the state saved in f.dir (resumed true) or,
+// with --fresh or nothing saved, lists and queues the functions to test
+// and saves the new state before any group runs.
+func probeTestState(ctx context.Context, f probeTestFlags, r functionLister, stderr io.Writer) (s *probetest.State, resumed bool, err error) {
+	if !f.fresh {
+		if s, err = probetest.LoadState(f.dir); err != nil || s != nil {
+			return s, s != nil, err
+		}
+	}
+	if s, err = newProbeTestState(ctx, f, r, stderr); err != nil {
+		return nil, false, err
+	}
+	return s, false, s.Save(f.dir)
 }
 
 // newProbeTestState reads the functions to test and queues them.

@@ -177,27 +177,18 @@ func runProbeTestHost(ctx context.Context, f probeTestFlags, stdout, stderr io.W
 			}()
 		}
 	}
-	var s *probetest.State
-	if !f.fresh {
-		if s, err = probetest.LoadState(f.dir); err != nil {
-			return err
+	if f.fresh {
+		// A record of the last run's armed group is not this run's.
+		if err := os.Remove(filepath.Join(f.dir, probetest.HostFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("probe-test: %w", err)
 		}
 	}
-	if s != nil {
+	s, resumed, err := probeTestState(ctx, f, r, stderr)
+	if err != nil {
+		return err
+	}
+	if resumed {
 		fmt.Fprintf(stderr, "probe-test: resuming %s: %d groups pending, %d groups run so far\n", f.dir, len(s.Jobs), s.Groups)
-	} else {
-		if f.fresh {
-			// A record of the last run's armed group is not this run's.
-			if err := os.Remove(filepath.Join(f.dir, probetest.HostFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("probe-test: %w", err)
-			}
-		}
-		if s, err = newProbeTestState(ctx, f, r, stderr); err != nil {
-			return err
-		}
-		if err := s.Save(f.dir); err != nil {
-			return err
-		}
 	}
 	if r.Module == "" {
 		// --kdir, else $KDIR, else /lib/modules/$(uname -r)/build.
