@@ -288,6 +288,15 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 		!strings.Contains(s["attach"], "loaded=0\n") {
 		t.Errorf("kgen run -p PID, then Ctrl-C:\n%s", s["attach"])
 	}
+	// follow_exec's pending pid goes when its process exits.
+	if ep := s["exec-pending"]; strings.Count(ep, "rc=0") != 4 {
+		t.Errorf("follow_exec on a process that then exits:\n%s", ep)
+	} else if m := regexp.MustCompile(`pid=(\d+) reused=(\d+)`).FindStringSubmatch(ep); m == nil || m[1] != m[2] {
+		t.Errorf("the pid was not given again (ns_last_pid), so this checks nothing:\n%s", ep)
+	} else if b, a := regexp.MustCompile(`before-process execs (\d+)`).FindStringSubmatch(ep),
+		regexp.MustCompile(`after-process execs (\d+)`).FindStringSubmatch(ep); b == nil || a == nil || a[1] != b[1] {
+		t.Errorf("a process given the pid of an exited follow_exec target was followed (execs traced):\n%s", ep)
+	}
 	if strings.TrimSpace(s["left"]) != "0" {
 		t.Errorf("left behind: %q", s["left"])
 	}

@@ -182,6 +182,23 @@ kill -INT $KR; wait $KR; echo "rc=$?"
 touch /tmp/stop2; wait $AP
 echo "attach-openat=$(grep -c 'openat(AT_FDCWD, "/nonexistent_attach", O_RDONLY) = -1 ENOENT' /tmp/attach.out)"
 echo "loaded=$(lsmod | grep -c '^process')"
+# 5. follow_exec armed on a process that exits without exec'ing: a later
+#    process given its pid (ns_last_pid) is not followed.
+sec exec-pending
+kgen load process.ko >/dev/null; echo "rc=$?"
+sleep 100 &
+P=$!
+ctl follow_exec 1
+ctl follow_pid $P
+kill $P; wait $P 2>/dev/null
+grep '^process execs' $D/stats | sed 's/^/before-/'
+echo $((P - 1)) >/proc/sys/kernel/ns_last_pid
+sh -c 'exec cat /nonexistent_reuse' 2>/dev/null &
+Q=$!
+wait $Q
+echo "pid=$P reused=$Q"
+grep '^process execs' $D/stats | sed 's/^/after-/'
+kgen unload process >/dev/null; echo "rc=$?"
 sec left
 lsmod | grep -c '^process' ; ls $T/instances
 sec dmesg

@@ -1053,6 +1053,7 @@ static void kp_exit(void *data, struct task_struct *p)
 	bool group_dead = !atomic_read(&p->signal->live);
 #endif
 	bool followed = kp_followed(p);
+	int pend = READ_ONCE(kp_exec_pending);
 
 	if (followed && READ_ONCE(kp_trace_lifecycle) && kp_pass(p)) {
 		trace_process_exit(p, p->exit_code, group_dead);
@@ -1060,6 +1061,12 @@ static void kp_exit(void *data, struct task_struct *p)
 	}
 	if (followed && group_dead && READ_ONCE(kp_follow_pid))
 		kp_set_del(p->tgid);
+	/*
+	 * follow_exec's process ends without its exec: a later process given
+	 * the same pid is not it.
+	 */
+	if (unlikely(pend) && group_dead && pend == p->tgid)
+		cmpxchg(&kp_exec_pending, pend, 0);
 }
 
 /* si_errno and si_code, as the kernel's own signal events read them. */
