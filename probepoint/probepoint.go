@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"kgen/internal/editdist"
 )
 
 // Symbol is one line of kallsyms or System.map.
@@ -398,7 +400,7 @@ func (t *Table) Suggest(name string, n int) []string {
 		if l := len(f.Name) - len(name); l > max || -l > max {
 			continue
 		}
-		if d := editDistance(name, f.Name, max); d <= max {
+		if d := editdist.Distance(name, f.Name, max); d <= max {
 			seen[f.Name] = true
 			cs = append(cs, cand{f.Name, d})
 		}
@@ -414,33 +416,6 @@ func (t *Table) Suggest(name string, n int) []string {
 		out = append(out, cs[i].name)
 	}
 	return out
-}
-
-// editDistance is Levenshtein's distance, giving up (returning max+1)
-// once every path exceeds max.
-func editDistance(a, b string, max int) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		low := cur[0]
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c = 1 + min(prev[j-1], prev[j], cur[j-1])
-			}
-			cur[j] = c
-			low = min(low, c)
-		}
-		if low > max {
-			return max + 1
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Tracepoint is one tracefs event.

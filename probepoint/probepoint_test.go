@@ -66,24 +66,6 @@ func TestOffline(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		max  int
-		want int
-	}{
-		{"vfs_read", "vfs_read", 3, 0},
-		{"vfs_read", "vfs_raed", 3, 2},
-		{"vfs_read", "vfs_readv", 3, 1},
-		{"", "abc", 5, 3},
-		{"abcdef", "uvwxyz", 2, 3},
-	} {
-		if got := editDistance(c.a, c.b, c.max); got != c.want {
-			t.Errorf("editDistance(%q, %q, %d) = %d, want %d", c.a, c.b, c.max, got, c.want)
-		}
-	}
-}
-
 func TestParseSymbolsEmpty(t *testing.T) {
 	if _, err := ParseSymbols(strings.NewReader("not a map\n")); err == nil {
 		t.Error("no error for an input with no symbol")

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"kgen/internal/editdist"
 )
 
 // MaxFileSize bounds the size of a spec file.
@@ -407,7 +409,7 @@ func unknownField(name string, fs []field) string {
 	best, bestD := "", 3
 	for i, f := range fs {
 		names[i] = f.name
-		if d := editDistance(strings.ToLower(name), strings.ToLower(f.name)); d < bestD {
+		if d := editdist.Distance(strings.ToLower(name), strings.ToLower(f.name), 2); d < bestD {
 			best, bestD = f.name, d
 		}
 	}
@@ -416,29 +418,6 @@ func unknownField(name string, fs []field) string {
 		msg += fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return msg + "; allowed: " + strings.Join(names, ", ")
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func joinPath(path, name string) string {
