@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,6 +168,12 @@ func (sw ptSweep) run(t *testing.T) {
 		t.Fatalf("kgen probe-test: %v\n%s", err, log.String())
 	}
 	t.Logf("%s: %s in %s", sw.kernel, strings.Join(strings.Fields(lastLine(o, "boots ")), " "), time.Since(start).Round(time.Second))
+	// The group module's panic notifier printed the crashed group's hits
+	// (the fixture calls ordinary functions before its crashers), and
+	// the bisection used them.
+	if !regexp.MustCompile(`probe-test: a group of \d+ crashed \(.*\); \d+ were hit before it`).MatchString(log.String()) {
+		t.Errorf("no crashed group reported with the hits before its crash:\n%s", log.String())
+	}
 	if len(sw.kills) > 0 && strings.Count(log.String(), "probe-test: resuming") != len(sw.kills) {
 		t.Errorf("want %d resumes:\n%s", len(sw.kills), log.String())
 	}

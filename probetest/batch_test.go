@@ -148,9 +148,34 @@ func TestBatchStream(t *testing.T) {
 			if b.bad != tc.bad || b.badLine != tc.badLine {
 				t.Errorf("bad %d %q, want %d %q", b.bad, b.badLine, tc.bad, tc.badLine)
 			}
+			// A bad group's counts are its crash hits: they order its
+			// bisection.
+			if b.bad >= 0 && b.badHits["a"] < 1 {
+				t.Errorf("bad group's hits %v, want its counts", b.badHits)
+			}
 			if tc.err == "" && b.err != nil || tc.err != "" && (b.err == nil || !strings.Contains(b.err.Error(), tc.err)) {
 				t.Errorf("err %v, want %q", b.err, tc.err)
 			}
 		})
+	}
+}
+
+// TestParseCrashHits reads the group module's panic lines off the console.
+func TestParseCrashHits(t *testing.T) {
+	console := "[   10.1] probetest: armed 3 of 3 probes\r\n" +
+		"[   11.2] Kernel panic - not syncing: Fatal exception\n" +
+		"[   11.3] probetest: KGEN-PTEST-HITS vfs_read 12\r\n" +
+		"[   11.3] probetest: KGEN-PTEST-HITS ksys_sync 1\n" +
+		"[   11.3] probetest: KGEN-PTEST-HITS bad_line\n" +
+		"[   11.3] probetest: KGEN-PTEST-HITS zero 0\n" +
+		"[   11.3] probetest: KGEN-PTEST-HITS-END 2\n" +
+		"[   11.4] Kernel Offset: disabled\n"
+	got := parseCrashHits(console)
+	want := map[string]int64{"vfs_read": 12, "ksys_sync": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parseCrashHits = %v, want %v", got, want)
+	}
+	if got := parseCrashHits("[ 1.0] Kernel panic - not syncing: x\n"); got != nil {
+		t.Errorf("no lines: %v, want nil", got)
 	}
 }

@@ -122,14 +122,47 @@ func (s *State) requeue(fs []string, busy map[int]bool) {
 	s.add(Job{Funcs: append([]string(nil), fs...)})
 }
 
+// ordered is a crashed group's functions for split: those hit before the
+// crash first, and how many they are (0: nothing known).
+type ordered struct {
+	funcs []string
+	hit   int
+}
+
+// hitFirst orders fs for split by the hits seen before their crash: the
+// hit ones first, each part in its own order.
+func hitFirst(fs []string, hits map[string]int64) ordered {
+	o := ordered{funcs: make([]string, 0, len(fs))}
+	for _, f := range fs {
+		if hits[f] > 0 {
+			o.funcs = append(o.funcs, f)
+		}
+	}
+	o.hit = len(o.funcs)
+	for _, f := range fs {
+		if hits[f] <= 0 {
+			o.funcs = append(o.funcs, f)
+		}
+	}
+	return o
+}
+
 // split queues a job for a set known to hold a crasher: its first half
-// is run, its second is the Other. It goes first in the queue: the
-// bisection runs before the pool's groups, so that what it puts back in
-// the pool merges into them instead of taking boots of its own.
-func (s *State) split(fs []string) {
+// is run, its second is the Other. When some of the set were hit before
+// the crash and fewer than half, the first part is those alone: a probe
+// that was never hit is the less likely crasher, and a clean run of the
+// hit ones still leaves the rest to bisect as before. The job goes first
+// in the queue: the bisection runs before the pool's groups, so that
+// what it puts back in the pool merges into them instead of taking boots
+// of its own.
+func (s *State) split(o ordered) {
+	fs := o.funcs
 	j := Job{Funcs: append([]string(nil), fs...)}
 	if len(fs) > 1 {
 		h := (len(fs) + 1) / 2
+		if o.hit > 0 {
+			h = min(h, o.hit)
+		}
 		j = Job{Funcs: append([]string(nil), fs[:h]...), Other: append([]string(nil), fs[h:]...)}
 	}
 	s.NextID++
@@ -149,6 +182,11 @@ type Outcome struct {
 	// from Errno was not registered (errno -ENOENT).
 	Hits  map[string]int64
 	Errno map[string]int
+	// CrashHits, of a crash, are the functions hit before it, when the
+	// guest could say (its panic notifier, or the counts of a group
+	// whose log check failed). They order the crashed group's bisection
+	// and decide nothing.
+	CrashHits map[string]int64
 }
 
 // Done applies the outcome of job id and queues what follows. busy holds
@@ -179,7 +217,7 @@ func (s *State) Done(id int, o Outcome, busy map[int]bool, tail string) error {
 		if j.Other != nil {
 			s.requeue(j.Other, busy)
 		}
-		s.split(j.Funcs)
+		s.split(hitFirst(j.Funcs, o.CrashHits))
 	default:
 		for _, name := range j.Funcs {
 			f := s.Funcs[name]
@@ -197,7 +235,7 @@ func (s *State) Done(id int, o Outcome, busy map[int]bool, tail string) error {
 			}
 		}
 		if j.Other != nil {
-			s.split(j.Other)
+			s.split(ordered{funcs: j.Other})
 		}
 	}
 	s.nextLevel()

@@ -127,6 +127,9 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 			*booted = true
 			s.Boots++
 		}
+		if o.Progress != nil && out.Crashed && len(j.Funcs) > 1 {
+			fmt.Fprintln(o.Progress, crashLine(j.Funcs, out))
+		}
 		if err := s.Done(j.ID, out, busy, tail); err != nil {
 			return err
 		}
@@ -197,6 +200,24 @@ func Sweep(ctx context.Context, s *State, r Runner, o Options) error {
 		return err
 	}
 	return WriteResults(s, o.Dir)
+}
+
+// crashLine says a group of several crashed and how its bisection goes.
+func crashLine(funcs []string, out Outcome) string {
+	hit := 0
+	for _, f := range funcs {
+		if out.CrashHits[f] > 0 {
+			hit++
+		}
+	}
+	how := "the guest gave no hit counts: halving it"
+	switch {
+	case hit > 0 && 2*hit < len(funcs):
+		how = fmt.Sprintf("%d were hit before it: bisecting those first", hit)
+	case hit > 0:
+		how = fmt.Sprintf("%d were hit before it: halving it, the hit ones first", hit)
+	}
+	return fmt.Sprintf("probe-test: a group of %d crashed (%s: %s); %s", len(funcs), out.Reason, out.Line, how)
 }
 
 // progressLine: functions done, groups pending (and how many of them

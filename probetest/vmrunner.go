@@ -70,6 +70,8 @@ const (
 	endMark   = "KGEN-PTEST-END"
 	groupMark = "KGEN-PTEST-GROUP"
 	badMark   = "KGEN-PTEST-BAD"
+	// hitsMark starts the group module's console lines at a panic.
+	hitsMark = "KGEN-PTEST-HITS"
 	// lockdepOff is the bad line of a group after which lockdep had
 	// turned itself off (it does at its first report).
 	lockdepOff = "lockdep turned itself off (debug_locks 0)"
@@ -221,7 +223,7 @@ func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(in
 	case st.bad >= 0:
 		// The guest said which group logged a sick line; the console
 		// scanner's view of it, when it saw it too, has the tail.
-		crash = &Outcome{Crashed: true, Reason: "report", Line: st.badLine}
+		crash = &Outcome{Crashed: true, Reason: "report", Line: st.badLine, CrashHits: st.badHits}
 		if isGE {
 			crash.Reason, crash.Tail = ge.Reason, ge.Tail
 		} else if res != nil {
@@ -242,6 +244,9 @@ func (r *VMRunner) RunBatch(ctx context.Context, groups [][]string, done func(in
 		return fmt.Errorf("the guest's group script exited %d: %s", res.ExitCode, lastLines(st.out.String(), 10))
 	}
 	if crash != nil {
+		if res != nil {
+			crash.CrashHits = parseCrashHits(string(res.Console))
+		}
 		// The group running, or the one that ended last if the next
 		// had not started: a crash before any group is the first's.
 		return st.report(max(st.cur, 0), *crash)
@@ -266,6 +271,7 @@ type batchStream struct {
 	cur      int // the group started last; -1 before the first
 	bad      int // the group the guest found a sick log line after; -1 = none
 	badLine  string
+	badHits  map[string]int64 // that group's counts
 	in       bool
 	block    strings.Builder
 	pending  *Outcome // cur's counts, cur not confirmed yet
@@ -315,7 +321,7 @@ func (b *batchStream) handle(line string) {
 			fail(fmt.Errorf("read the guest's output: unexpected %q in group %d", line, b.cur))
 			return
 		}
-		b.bad, b.pending = i, nil
+		b.bad, b.badHits, b.pending = i, b.pending.Hits, nil
 		if len(f) == 2 {
 			b.badLine = f[1]
 		}
@@ -400,6 +406,32 @@ func parseCounts(s string) (Outcome, error) {
 		return o, fmt.Errorf("read counts: no %s...%s block in the guest's output: %s", beginMark, endMark, lastLines(s, 10))
 	}
 	return o, nil
+}
+
+// parseCrashHits reads the group module's lines at a panic from the
+// console, "[time] probetest: KGEN-PTEST-HITS <name> <hits>"; nil when
+// there are none (no panic, or a kernel that stopped before printing).
+func parseCrashHits(console string) map[string]int64 {
+	var hits map[string]int64
+	for _, line := range strings.Split(console, "\n") {
+		i := strings.Index(line, hitsMark+" ")
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(line[i+len(hitsMark)+1:])
+		if len(f) != 2 {
+			continue
+		}
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || n <= 0 {
+			continue
+		}
+		if hits == nil {
+			hits = map[string]int64{}
+		}
+		hits[f[0]] = n
+	}
+	return hits
 }
 
 func lastLines(s string, n int) string {

@@ -17,6 +17,15 @@
  * unregisters every probe at once (one unregister_kprobes: one grace
  * period) and keeps the counts; "clear" disarms and forgets them all; so
  * does unloading the module.
+ *
+ * The guest panics on an oops or a warning; a panic while a group is
+ * armed prints the functions hit so far to the console, one line each
+ *
+ *	KGEN-PTEST-HITS <name> <hits>
+ *
+ * then "KGEN-PTEST-HITS-END <lines>", for the host to bisect the hit
+ * ones first. They only order the bisection: a run that crashed decides
+ * nothing.
  */
 
 #include <linux/atomic.h>
@@ -26,11 +35,15 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "kgen_rt.h"
+#include "kgen_rt.h"	/* and kgen_features.h */
+#ifdef KGEN_HAVE_PANIC_NOTIFIER_H
+#include <linux/panic_notifier.h>
+#endif
 
 /* kgen: max_probes */
 #define PTEST_MAX_PROBES 10000
@@ -38,6 +51,8 @@
 #define PTEST_STAGED 1
 /* longest line the ctl file takes */
 #define PTEST_CTL_MAX 16
+/* hit functions printed at a panic, at most */
+#define PTEST_PANIC_LINES 1000
 
 /* One staged function, from its staging until clear or unload. */
 struct ptest_probe {
@@ -306,6 +321,36 @@ static const struct file_operations ptest_ctl_fops = {
 	.write = ptest_ctl_write,
 };
 
+/*
+ * A panic notifier: the other CPUs are stopped by now, and the crashing
+ * task may hold ptest_lock, so the list is read without it. It only
+ * changes outside arming (staging refuses, clear disarms first), and
+ * ptest_arming is read first.
+ */
+static int ptest_panic(struct notifier_block *nb, unsigned long event, void *buf)
+{
+	struct ptest_probe *p;
+	unsigned int n = 0;
+	long hits;
+
+	if (!READ_ONCE(ptest_arming))
+		return NOTIFY_DONE;
+	list_for_each_entry(p, &ptest_list, node) {
+		hits = atomic_long_read(&p->hits);
+		if (hits <= 0)
+			continue;
+		if (n++ >= PTEST_PANIC_LINES)
+			break;
+		pr_emerg("KGEN-PTEST-HITS %s %ld\n", p->sym, hits);
+	}
+	pr_emerg("KGEN-PTEST-HITS-END %u\n", min(n, (unsigned int)PTEST_PANIC_LINES));
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ptest_panic_nb = {
+	.notifier_call = ptest_panic,
+};
+
 static int kgen_stats_show(struct seq_file *m, void *v)
 {
 	mutex_lock(&ptest_lock);
@@ -324,11 +369,13 @@ static int __init ptest_init(void)
 	}
 	kgen_debugfs_file("probes", 0600, NULL, &ptest_probes_fops);
 	kgen_debugfs_file("ctl", 0200, NULL, &ptest_ctl_fops);
+	atomic_notifier_chain_register(&panic_notifier_list, &ptest_panic_nb);
 	return 0;
 }
 
 static void __exit ptest_exit(void)
 {
+	atomic_notifier_chain_unregister(&panic_notifier_list, &ptest_panic_nb);
 	kgen_debugfs_exit();
 	mutex_lock(&ptest_lock);
 	ptest_clear();
