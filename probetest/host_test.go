@@ -62,12 +62,15 @@ func TestHostRunnerReboot(t *testing.T) {
 	writeHostRecord(t, dir, "b0", "vfs_read", "ksys_sync")
 	// No module, no debugfs, no kmsg: any use of them fails the test.
 	r := &HostRunner{Dir: dir, BootIDFile: boot, Module: "/nonexistent.ko", DebugDir: "/nonexistent", Kmsg: "/nonexistent",
-		LastBootLog: func() string { return "Kernel panic - not syncing: Fatal exception\n" }}
+		LastBootLog: func() string {
+			return "Kernel panic - not syncing: Fatal exception\nprobetest: KGEN-PTEST-HITS ksys_sync 4\nprobetest: KGEN-PTEST-HITS-END 1\n"
+		}}
 	o, err := r.Run(context.Background(), []string{"vfs_read", "ksys_sync"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.Crashed || o.Reason != "reboot" || o.Line != "the machine rebooted while this group was armed" || !strings.Contains(o.Tail, "Kernel panic") {
+	if !o.Crashed || o.Reason != "reboot" || o.Line != "the machine rebooted while this group was armed" || !strings.Contains(o.Tail, "Kernel panic") ||
+		len(o.CrashHits) != 1 || o.CrashHits["ksys_sync"] != 4 {
 		t.Errorf("Run = %+v, want a crash by reboot", o)
 	}
 	if _, err := os.Stat(filepath.Join(dir, HostFile)); !errors.Is(err, os.ErrNotExist) {

@@ -213,6 +213,7 @@ func (r *HostRunner) Run(ctx context.Context, funcs []string) (Outcome, error) {
 		o := Outcome{Crashed: true, Reason: "reboot", Line: "the machine rebooted while this group was armed"}
 		if r.LastBootLog != nil {
 			o.Tail = r.LastBootLog()
+			o.CrashHits = parseCrashHits(o.Tail) // the group module's panic notifier's
 		}
 		return o, nil
 	}
@@ -365,12 +366,21 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 	hung, werr := r.workload(ctx)
 	derr := writeCtl(filepath.Join(d, "ctl"), "disarm")
 	counts, rerr := os.ReadFile(probes)
+	// A crash's counts order its bisection, and decide nothing.
+	crashed := func(o Outcome) Outcome {
+		if rerr == nil {
+			if c, err := parseCounts(beginMark + "\n" + string(counts) + endMark + "\n"); err == nil {
+				o.CrashHits = c.Hits
+			}
+		}
+		return o
+	}
 	if err := errors.Join(werr, derr, unload()); err != nil {
 		// A module the crash left stuck: the crash is the group's
 		// outcome; the next group stops on the leftover.
 		if o := klog.scan(); o.Crashed {
 			r.logf("%v", err)
-			return o, nil
+			return crashed(o), nil
 		}
 		return Outcome{}, err
 	}
@@ -378,7 +388,7 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 		return Outcome{}, err
 	}
 	if o := klog.scan(); o.Crashed {
-		return o, nil
+		return crashed(o), nil
 	}
 	if hung != nil {
 		return Outcome{Crashed: true, Reason: "timeout", Line: hung.Error(), Tail: klog.tail()}, nil
