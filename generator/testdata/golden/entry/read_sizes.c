@@ -40,6 +40,7 @@ static noinline int krp_vfs_read_hit(struct pt_regs *regs)
 {
 	struct krp_vfs_read_event ev;
 	unsigned long stack[KRP_STACK_DEPTH];
+
 	/* kgen: probes[0].args[0] */
 	ev.count = (size_t)kgen_arg(regs, 2);
 

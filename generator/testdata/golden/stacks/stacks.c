@@ -49,6 +49,7 @@ static struct kgen_stacks krp_vfs_read_stacks = {
 static noinline int krp_vfs_read_hit(struct pt_regs *regs)
 {
 	struct krp_vfs_read_event ev;
+
 	/* kgen: probes[0].args[0] */
 	ev.count = (size_t)kgen_arg(regs, 2);
 
