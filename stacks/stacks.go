@@ -165,16 +165,27 @@ func machinery(f string) bool {
 	return false
 }
 
+// brkPath is arm64's debug exception path, which its kprobes' BRK takes
+// (el1h_64_sync down to call_break_hook): the probe's machinery only
+// above the probed function, where it runs from the stack's top. An
+// exception deeper down, one the probed function was called in, stays.
+var brkPath = map[string]bool{
+	"call_break_hook": true, "brk_handler": true, "do_debug_exception": true,
+	"el1_dbg": true, "el1h_64_sync_handler": true, "el1h_64_sync": true,
+	"kprobe_breakpoint_handler": true, "early_brk64": true,
+}
+
 // TrimMachinery drops, from every stack, the frames up to the last one of
-// the probe machinery (the handler, kprobe, ftrace, int3), so a stack
-// starts at the probed function or its caller, then merges stacks that
-// became equal.
+// the probe machinery (the handler, kprobe, ftrace, int3, and arm64's BRK
+// exception path from the top), so a stack starts at the probed function
+// or its caller, then merges stacks that became equal.
 func (t *Table) TrimMachinery() {
 	for i := range t.Stacks {
 		s := &t.Stacks[i]
 		last := -1
 		for j, f := range s.Frames {
-			if machinery(f) {
+			name, _, _ := strings.Cut(f, "+")
+			if machinery(f) || j == last+1 && brkPath[name] {
 				last = j
 			}
 		}

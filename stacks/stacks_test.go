@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,4 +161,25 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("WritePprof of a parsed table: %v", err)
 		}
 	})
+}
+
+// TestTrimArm64: arm64's kprobes take a BRK exception; its path above the
+// probed function is trimmed, an exception deeper in the stack is not.
+func TestTrimArm64(t *testing.T) {
+	brk := []string{"call_break_hook+0x74/0x90", "brk_handler+0x24/0x6c", "do_debug_exception+0x60/0x110",
+		"el1_dbg+0x70/0x90", "el1h_64_sync_handler+0xc8/0xe4", "el1h_64_sync+0x64/0x68"}
+	read := []string{"vfs_read+0x0/0x2d0", "__arm64_sys_read+0x24/0x30", "invoke_syscall+0x68/0xe0"}
+	deep := []string{"vfs_read+0x0/0x2d0", "el1h_64_sync_handler+0x30/0xe4", "el1h_64_sync+0x64/0x68", "do_page_fault+0x10/0x20"}
+	tb := &Table{Stacks: []Stack{
+		{Probe: "vfs_read", Count: 3, Frames: append(slices.Clone(brk), read...)},
+		{Probe: "vfs_read", Count: 4, Frames: append(slices.Clone(brk), deep...)},
+	}}
+	tb.TrimMachinery()
+	got := map[uint64]string{}
+	for _, s := range tb.Stacks {
+		got[s.Count] = strings.Join(s.Frames, ",")
+	}
+	if got[3] != strings.Join(read, ",") || got[4] != strings.Join(deep, ",") {
+		t.Errorf("trimmed: %q and %q; want %q and %q", got[3], got[4], strings.Join(read, ","), strings.Join(deep, ","))
+	}
 }
