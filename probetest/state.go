@@ -148,20 +148,21 @@ func hitFirst(fs []string, hits map[string]int64) ordered {
 }
 
 // split queues a job for a set known to hold a crasher: its first half
-// is run, its second is the Other. When some of the set were hit before
-// the crash and fewer than half, the first part is those alone: a probe
-// that was never hit is the less likely crasher, and a clean run of the
-// hit ones still leaves the rest to bisect as before. The job goes first
-// in the queue: the bisection runs before the pool's groups, so that
-// what it puts back in the pool merges into them instead of taking boots
-// of its own.
+// is run, its second is the Other. When a quarter of the set or fewer
+// were hit before the crash, the first part is those alone: a probe that
+// never fired is the less likely crasher, a right guess skips at least
+// one halving, and a wrong one costs one clean group before the rest is
+// bisected as before. Otherwise the halves are cut with the hit ones
+// first. The job goes first in the queue: the bisection runs before the
+// pool's groups, so that what it puts back in the pool merges into them
+// instead of taking boots of its own.
 func (s *State) split(o ordered) {
 	fs := o.funcs
 	j := Job{Funcs: append([]string(nil), fs...)}
 	if len(fs) > 1 {
 		h := (len(fs) + 1) / 2
-		if o.hit > 0 {
-			h = min(h, o.hit)
+		if o.hit > 0 && 4*o.hit <= len(fs) {
+			h = o.hit
 		}
 		j = Job{Funcs: append([]string(nil), fs[:h]...), Other: append([]string(nil), fs[h:]...)}
 	}

@@ -212,7 +212,7 @@ func crashLine(funcs []string, out Outcome) string {
 	}
 	how := "the guest gave no hit counts: halving it"
 	switch {
-	case hit > 0 && 2*hit < len(funcs):
+	case hit > 0 && 4*hit <= len(funcs):
 		how = fmt.Sprintf("%d were hit before it: bisecting those first", hit)
 	case hit > 0:
 		how = fmt.Sprintf("%d were hit before it: halving it, the hit ones first", hit)

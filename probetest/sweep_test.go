@@ -271,6 +271,7 @@ func TestSplitHitFirst(t *testing.T) {
 	}{
 		{"no counts", nil, "a b c d", "e f g h"},
 		{"two hit", map[string]int64{"c": 1, "g": 5}, "c g", "a b d e f h"},
+		{"three hit: more than a quarter", map[string]int64{"b": 1, "c": 1, "g": 5}, "b c g a", "d e f h"},
 		{"six hit", map[string]int64{"a": 1, "b": 1, "d": 1, "e": 1, "g": 1, "h": 1}, "a b d e", "g h c f"},
 		{"all hit", map[string]int64{"a": 1, "b": 1, "c": 1, "d": 1, "e": 1, "f": 1, "g": 1, "h": 1}, "a b c d", "e f g h"},
 		{"zero is not a hit", map[string]int64{"a": 0, "h": 3}, "h", "a b c d e f g"},
