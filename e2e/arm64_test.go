@@ -12,15 +12,15 @@ import (
 // arm64Full runs every kind's full VM scenario on the arm64 kernel:
 // TestVMArm64Full, and the arm64 subtests of each kind's TestVM*. arm64
 // under TCG is slow (the full kretprobe scenario took 81 s, otst's 222 s),
-// so make test runs TestVMArm64Full in a go test process of its own, beside
-// the main one, whose VM tests boot one guest at a time.
+// so KGEN_ARM64_FULL=1 make test runs TestVMArm64Full in a go test process
+// of its own, beside the main one, whose VM tests boot one guest at a time.
 func arm64Full() bool { return os.Getenv("KGEN_ARM64_FULL") == "1" }
 
 // TestVMArm64Full runs every kind's full VM scenario (the same script and
 // checks as on amd64) on the arm64 kernel, one boot each.
 func TestVMArm64Full(t *testing.T) {
 	if !arm64Full() {
-		t.Skip("KGEN_ARM64_FULL=1 runs it (make test does, in a process of its own)")
+		t.Skip("KGEN_ARM64_FULL=1 runs it (KGEN_ARM64_FULL=1 make test, in a process of its own)")
 	}
 	kinds := make([]string, 0, len(scenarios))
 	for k := range scenarios {

@@ -51,7 +51,7 @@ func vmTimeout(name, timeout string) string {
 	case name == debugKernel:
 		return (4 * d).String()
 	case strings.HasSuffix(name, "-arm64"):
-		// arm64 under TCG is slower, and make test runs its full
+		// arm64 under TCG is slower, and KGEN_ARM64_FULL=1 make test runs its full
 		// scenarios beside the main run's guests (the kretprobe one took
 		// 144 s alone, 195 s beside them).
 		return (2 * d).String()

@@ -288,9 +288,13 @@ func checkProcess(t *testing.T, kernel string, s map[string]string) {
 		!strings.Contains(s["attach"], "loaded=0\n") {
 		t.Errorf("kgen run -p PID, then Ctrl-C:\n%s", s["attach"])
 	}
-	// follow_exec's pending pid goes when its process exits.
+	// follow_exec's pending pid goes when its process exits. Checked
+	// where a pid can be handed out again: the debug kernel is built
+	// without CONFIG_CHECKPOINT_RESTORE (no ns_last_pid); Debian's have it.
 	if ep := s["exec-pending"]; strings.Count(ep, "rc=0") != 4 {
 		t.Errorf("follow_exec on a process that then exits:\n%s", ep)
+	} else if kernel == debugKernel && strings.Contains(ep, "no-ns_last_pid") {
+		t.Logf("exec-pending: %s has no ns_last_pid; not checked there", kernel)
 	} else if m := regexp.MustCompile(`pid=(\d+) reused=(\d+)`).FindStringSubmatch(ep); m == nil || m[1] != m[2] {
 		t.Errorf("the pid was not given again (ns_last_pid), so this checks nothing:\n%s", ep)
 	} else if b, a := regexp.MustCompile(`before-process execs (\d+)`).FindStringSubmatch(ep),

@@ -53,7 +53,7 @@ func runScenario(t *testing.T, kind string) {
 	for _, name := range vmKernelNames {
 		t.Run(name, func(t *testing.T) {
 			if strings.HasSuffix(name, "-arm64") {
-				t.Skip("arm64: TestVMArm64Full/" + kind + " runs it (KGEN_ARM64_FULL=1; make test runs it beside the rest)")
+				t.Skip("arm64: TestVMArm64Full/" + kind + " runs it (KGEN_ARM64_FULL=1 make test runs that beside the rest)")
 			}
 			sc.runOn(t, kind, name)
 		})
