@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// arm64Full runs every kind's full VM scenario on the arm64 kernel:
-// TestVMArm64Full, and the arm64 subtests of each kind's TestVM*. arm64
+// arm64Full runs every kind's full VM scenario on the arm64 kernel
+// (TestVMArm64Full); each kind's TestVM* boots the amd64 kernels. arm64
 // under TCG is slow (the full kretprobe scenario took 81 s, otst's 222 s),
 // so KGEN_ARM64_FULL=1 make test runs TestVMArm64Full in a go test process
 // of its own, beside the main one, whose VM tests boot one guest at a time.

@@ -33,10 +33,6 @@ import (
 
 var kernelNames = []string{"debian-5.10", "debian-6.1", "debian-6.12", "debug-6.1"}
 
-// vmKernelNames are the kernels every kind's VM scenario boots: the amd64
-// ones and Debian's arm64 6.1 (qemu-system-aarch64 -M virt, TCG).
-var vmKernelNames = append(slices.Clip(kernelNames), arm64Kernel)
-
 // arm64Kernel is scripts/fetch-kernels.sh's arm64 kernel: headers, and an
 // Image (not a vmlinux) with an arm64 busybox for kgen vm.
 const arm64Kernel = "debian-6.1-arm64"
@@ -51,9 +47,9 @@ func vmTimeout(name, timeout string) string {
 	case name == debugKernel:
 		return (4 * d).String()
 	case strings.HasSuffix(name, "-arm64"):
-		// arm64 under TCG is slower, and KGEN_ARM64_FULL=1 make test runs its full
-		// scenarios beside the main run's guests (the kretprobe one took
-		// 144 s alone, 195 s beside them).
+		// arm64 under TCG is slower, and KGEN_ARM64_FULL=1 make test
+		// runs its full scenarios beside the main run's guests (the
+		// kretprobe one took 144 s alone, 195 s beside them).
 		return (2 * d).String()
 	}
 	return timeout

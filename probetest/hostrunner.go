@@ -369,7 +369,7 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 	// A crash's counts order its bisection, and decide nothing.
 	crashed := func(o Outcome) Outcome {
 		if rerr == nil {
-			if c, err := parseCounts(beginMark + "\n" + string(counts) + endMark + "\n"); err == nil {
+			if c, err := parseProbesFile(counts); err == nil {
 				o.CrashHits = c.Hits
 			}
 		}
@@ -396,7 +396,13 @@ func (r *HostRunner) runGroup(ctx context.Context, funcs []string) (Outcome, err
 	if rerr != nil {
 		return Outcome{}, fmt.Errorf("read the counts: %w", rerr)
 	}
-	return parseCounts(beginMark + "\n" + string(counts) + endMark + "\n")
+	return parseProbesFile(counts)
+}
+
+// parseProbesFile reads the group module's probes file, as the guest
+// prints it between its marks.
+func parseProbesFile(b []byte) (Outcome, error) {
+	return parseCounts(beginMark + "\n" + string(b) + endMark + "\n")
 }
 
 // workload runs the workload with sh in a scratch directory, in its own

@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -107,32 +106,27 @@ const (
 // table's sizes when omitted, and derives every probe's ID. An explicit
 // "" or 0 is an error, not a request for the default.
 func (k *Kretprobe) Default(v *Validator) {
-	explicit := func(key, def string) {
-		if v.Has(key) {
-			v.Errorf(key, "is empty or 0; omit it for the default, %s", def)
-		}
-	}
 	for i := range k.Probes {
 		p := &k.Probes[i]
 		at := fmt.Sprintf("probes[%d].", i)
 		if p.Retval != nil {
 			if p.Retval.Name == "" {
-				explicit(at+"retval.name", "ret")
+				v.NotEmpty(at+"retval.name", "ret")
 				p.Retval.Name = "ret"
 			}
 			if p.Retval.Type == "" {
-				explicit(at+"retval.type", "long")
+				v.NotEmpty(at+"retval.type", "long")
 				p.Retval.Type = "long"
 			}
 		}
 		p.ID = strings.ReplaceAll(p.Function, ".", "_")
 		if st := p.Stacks; st != nil {
 			if st.MaxEntries == 0 {
-				explicit(at+"stacks.max_entries", strconv.Itoa(DefaultStackEntries))
+				v.NotEmpty(at+"stacks.max_entries", DefaultStackEntries)
 				st.MaxEntries = DefaultStackEntries
 			}
 			if st.Depth == 0 {
-				explicit(at+"stacks.depth", strconv.Itoa(DefaultStackDepth))
+				v.NotEmpty(at+"stacks.depth", DefaultStackDepth)
 				st.Depth = DefaultStackDepth
 			}
 		}

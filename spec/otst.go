@@ -79,15 +79,14 @@ func init() {
 // proc or mode, or 0 for shots or max_symbols, is an error, not a
 // request for the default.
 func (o *Otst) Default(v *Validator) {
-	if o.Proc == "" && v.Has("proc") {
-		v.Errorf("proc", "is empty; omit it for the default, driver/<name>")
-	} else if o.Proc == "" && o.Name != "" {
-		o.Proc = "driver/" + o.Name
+	if o.Proc == "" {
+		v.NotEmpty("proc", "driver/<name>")
+		if o.Name != "" {
+			o.Proc = "driver/" + o.Name
+		}
 	}
 	if o.Mode == "" {
-		if v.Has("mode") {
-			v.Errorf("mode", "is empty; omit it for the default, %q", DefaultOtstMode)
-		}
+		v.NotEmpty("mode", DefaultOtstMode)
 		o.Mode = DefaultOtstMode
 	}
 	if o.Shots == 0 {

@@ -211,17 +211,13 @@ func init() {
 // leak check's table sizes.
 func (p *Payload) Default(v *Validator) {
 	if p.Attach == "" {
-		if v.Has("attach") {
-			v.Errorf("attach", "is empty; omit it for the default, before")
-		}
+		v.NotEmpty("attach", "before")
 		p.Attach = "before"
 	}
 	for i := range p.Points {
 		pt := &p.Points[i]
 		if pt.Action == "" {
-			if key := fmt.Sprintf("points[%d].action", i); v.Has(key) {
-				v.Errorf(key, "is empty; omit it for the default, %s", ActionTrace)
-			}
+			v.NotEmpty(fmt.Sprintf("points[%d].action", i), ActionTrace)
 			pt.Action = ActionTrace
 		}
 		if pt.Expression == "" && !v.Has(fmt.Sprintf("points[%d].expression", i)) {

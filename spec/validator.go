@@ -81,6 +81,15 @@ func (v *Validator) Has(path string) bool {
 	return ok && !(n.Kind == yaml.ScalarNode && n.Tag == "!!null")
 }
 
+// NotEmpty is for a Default method that found the zero value ("" or 0)
+// at path: given explicitly in the file, it is an error (the JSON Schema
+// rejects it too), not a request for def; omitted, it is nothing.
+func (v *Validator) NotEmpty(path string, def any) {
+	if v.Has(path) {
+		v.Errorf(path, "is empty or 0; omit it for the default, %v", def)
+	}
+}
+
 // Failed reports whether any error has been recorded.
 func (v *Validator) Failed() bool { return len(v.errs) > 0 }
 

@@ -336,14 +336,15 @@ static int ptest_panic(struct notifier_block *nb, unsigned long event, void *buf
 	if (!READ_ONCE(ptest_arming))
 		return NOTIFY_DONE;
 	list_for_each_entry(p, &ptest_list, node) {
+		if (n == PTEST_PANIC_LINES)
+			break;
 		hits = atomic_long_read(&p->hits);
 		if (hits <= 0)
 			continue;
-		if (n++ >= PTEST_PANIC_LINES)
-			break;
 		pr_emerg("KGEN-PTEST-HITS %s %ld\n", p->sym, hits);
+		n++;
 	}
-	pr_emerg("KGEN-PTEST-HITS-END %u\n", min(n, (unsigned int)PTEST_PANIC_LINES));
+	pr_emerg("KGEN-PTEST-HITS-END %u\n", n);
 	return NOTIFY_DONE;
 }
 
